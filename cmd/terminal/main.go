@@ -1,0 +1,41 @@
+// Command terminal runs the gridmeter terminal (edge agent): it polls meters, journals every
+// reading crash-safely and publishes the journal to the head-end over MQTT.
+//
+//	terminal -config terminal.yaml
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"gridmeter/internal/config"
+	"gridmeter/internal/terminal"
+)
+
+func main() {
+	cfgPath := flag.String("config", "terminal.yaml", "configuration file")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg := terminal.Defaults()
+	if err := config.Load(*cfgPath, &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "terminal: config:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	t, err := terminal.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "terminal:", err)
+		os.Exit(1)
+	}
+	log.Info("terminal running", "id", cfg.ID, "version", terminal.Version)
+	if err := t.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "terminal:", err)
+		os.Exit(1)
+	}
+}

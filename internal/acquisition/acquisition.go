@@ -1,0 +1,208 @@
+// Package acquisition is the terminal's polling scheduler: per bus one goroutine reads the
+// bus's meters strictly one after another (a bus is half-duplex), once per polling slot,
+// and makes every reading durable in the journal before anything else sees it.
+//
+// A slot is the interval-aligned instant the reading is keyed by (meterdata.Key.Time). A
+// reading already journaled for a slot is not read again, so a terminal restarted within a
+// slot neither loses nor doubles it. A cycle that does not fit its interval is an overrun
+// and is counted per bus.
+package acquisition
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gridmeter/internal/journal"
+	"gridmeter/internal/meterdata"
+)
+
+// Journal is what acquisition needs of the terminal's journal.
+type Journal interface {
+	Append(ctx context.Context, rs []meterdata.Reading) ([]journal.Entry, int, error)
+	Has(ctx context.Context, k meterdata.Key) (bool, error)
+}
+
+// MeterReader reads the current values of one meter on a bus, as meterdata channels.
+type MeterReader interface {
+	ReadInstant(ctx context.Context, address string) (map[string]int64, error)
+}
+
+// Bus is one bus with its reader and meters, polled in the given order.
+type Bus struct {
+	Name   string
+	Reader MeterReader
+	Meters []meterdata.Meter
+}
+
+// Options configure the scheduler.
+type Options struct {
+	Interval time.Duration // polling slot length for instant values
+	// OnAppended is called (never blocking the bus) after readings became durable.
+	OnAppended func()
+	Logger     *slog.Logger
+}
+
+// MeterState is what the scheduler knows of one meter.
+type MeterState struct {
+	LastGood  time.Time // wall-clock time of the last successful read
+	Failures  uint64    // failed reads since start
+	LastError string
+}
+
+// Scheduler polls buses.
+type Scheduler struct {
+	buses []Bus
+	j     Journal
+	opt   Options
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	meters map[meterdata.MeterID]*MeterState
+
+	reads, failures, overruns, cycles atomic.Uint64
+	lastCycle                         atomic.Int64 // duration of the last cycle of any bus, ns
+}
+
+// New validates the buses and returns a scheduler.
+func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
+	if opt.Interval < time.Second {
+		return nil, fmt.Errorf("acquisition: interval %s: want at least 1s", opt.Interval)
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{}}
+	for _, b := range buses {
+		if b.Reader == nil {
+			return nil, fmt.Errorf("acquisition: bus %s: no reader", b.Name)
+		}
+		for _, m := range b.Meters {
+			if _, dup := s.meters[m.ID]; dup {
+				return nil, fmt.Errorf("acquisition: meter %s configured twice", m.ID)
+			}
+			s.meters[m.ID] = &MeterState{}
+		}
+	}
+	return s, nil
+}
+
+// Run polls every bus until ctx is cancelled.
+func (s *Scheduler) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, b := range s.buses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.runBus(ctx, b)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Scheduler) runBus(ctx context.Context, b Bus) {
+	for {
+		slot := time.Now().Truncate(s.opt.Interval)
+		start := time.Now()
+		s.cycle(ctx, b, slot)
+		if ctx.Err() != nil {
+			return
+		}
+		d := time.Since(start)
+		s.cycles.Add(1)
+		s.lastCycle.Store(int64(d))
+		next := slot.Add(s.opt.Interval)
+		if now := time.Now(); !now.Before(next) {
+			s.overruns.Add(1)
+			s.log.Warn("acquisition overrun: the cycle did not fit its interval", "bus", b.Name, "cycle", d, "interval", s.opt.Interval)
+			continue // start the next slot at once
+		}
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// cycle reads every meter of the bus once for slot, skipping those already journaled.
+func (s *Scheduler) cycle(ctx context.Context, b Bus, slot time.Time) {
+	for _, m := range b.Meters {
+		if ctx.Err() != nil {
+			return
+		}
+		key := meterdata.Key{Meter: m.ID, Kind: meterdata.KindInstant, Time: slot.UnixMilli()}
+		have, err := s.j.Has(ctx, key)
+		if err != nil {
+			s.log.Error("journal lookup failed", "meter", m.ID, "err", err)
+			continue
+		}
+		if have {
+			continue
+		}
+		vals, err := b.Reader.ReadInstant(ctx, m.Address)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.failed(m.ID, err)
+			continue
+		}
+		r := meterdata.Reading{Meter: m.ID, Kind: meterdata.KindInstant, Time: slot.UTC(), Values: vals}
+		if _, _, err := s.j.Append(ctx, []meterdata.Reading{r}); err != nil {
+			s.log.Error("journal append failed: reading not kept", "meter", m.ID, "err", err)
+			s.failed(m.ID, err)
+			continue
+		}
+		s.reads.Add(1)
+		s.mu.Lock()
+		s.meters[m.ID].LastGood = time.Now()
+		s.meters[m.ID].LastError = ""
+		s.mu.Unlock()
+		if s.opt.OnAppended != nil {
+			s.opt.OnAppended()
+		}
+	}
+}
+
+func (s *Scheduler) failed(id meterdata.MeterID, err error) {
+	s.failures.Add(1)
+	s.mu.Lock()
+	st := s.meters[id]
+	st.Failures++
+	first := st.LastError == ""
+	st.LastError = err.Error()
+	s.mu.Unlock()
+	if first {
+		s.log.Warn("meter read failed", "meter", id, "err", err)
+	}
+}
+
+// Stats are the scheduler's counters.
+type Stats struct {
+	Reads, Failures, Overruns, Cycles uint64
+	LastCycle                         time.Duration
+}
+
+// Stats returns the counters.
+func (s *Scheduler) Stats() Stats {
+	return Stats{Reads: s.reads.Load(), Failures: s.failures.Load(), Overruns: s.overruns.Load(),
+		Cycles: s.cycles.Load(), LastCycle: time.Duration(s.lastCycle.Load())}
+}
+
+// Meter returns the state of one meter.
+func (s *Scheduler) Meter(id meterdata.MeterID) (MeterState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.meters[id]
+	if !ok {
+		return MeterState{}, false
+	}
+	return *st, true
+}

@@ -1,0 +1,206 @@
+// Package headend wires the head-end together: storage backend, embedded (or external)
+// MQTT broker, the ingest consumer, the live hub and the HTTP API with the web app. It owns
+// every goroutine it starts and stops them in order when its context ends.
+package headend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gridmeter/internal/api"
+	"gridmeter/internal/auth"
+	"gridmeter/internal/broker"
+	"gridmeter/internal/ingest"
+	"gridmeter/internal/live"
+	"gridmeter/internal/meterdata"
+	"gridmeter/internal/storage"
+	"gridmeter/internal/storage/pgstore"
+	"gridmeter/internal/storage/sqlitestore"
+	"gridmeter/internal/transport"
+	"gridmeter/internal/webapp"
+)
+
+// Version is the head-end's software version.
+const Version = "0.1.0"
+
+// HeadEnd is a running head-end.
+type HeadEnd struct {
+	cfg    Config
+	log    *slog.Logger
+	store  storage.Store
+	broker *broker.Broker
+	conn   *transport.Conn
+	ingest *ingest.Ingest
+	hub    *live.Hub
+	http   *http.Server
+	httpLn net.Listener
+	mqtt   string // URL the head-end's client uses
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// Start opens storage, starts the broker (if embedded), the ingest and the HTTP server.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	h := &HeadEnd{cfg: cfg, log: log, hub: live.NewHub(), cancel: cancel}
+	defer func() {
+		if err != nil {
+			h.shutdown()
+		}
+	}()
+
+	switch cfg.Storage.Backend {
+	case "postgres":
+		h.store, err = pgstore.Open(ctx, cfg.Storage.PostgresDSN.Value())
+	default:
+		h.store, err = sqlitestore.Open(ctx, cfg.Storage.SQLitePath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+
+	h.mqtt = cfg.MQTT.URL
+	if cfg.MQTT.Embedded != nil {
+		h.broker, err = broker.Start(ctx, broker.Options{Listen: cfg.MQTT.Embedded.Listen, Credentials: cfg.brokerCredentials(), Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		h.mqtt = "mqtt://" + h.broker.Addr().String()
+	}
+
+	h.ingest = ingest.New(h.store, ingest.Options{Logger: log, OnStored: func(_ string, rs []meterdata.Reading) { h.hub.Publish(rs) }})
+	var subs []transport.Subscription
+	for _, f := range ingest.Subscriptions(cfg.MQTT.ShareGroup) {
+		subs = append(subs, transport.Subscription{Filter: f, QoS: 1})
+	}
+	h.conn, err = transport.Dial(ctx, transport.Config{
+		URL: h.mqtt, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password.Value(),
+		CleanStart: false, SessionExpiry: time.Hour, Subscriptions: subs, Logger: log,
+		OnMessage: func(topic string, payload []byte) { h.ingest.Handle(ctx, topic, payload) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.ingest.Run(ctx, ackPublisher{h.conn})
+	}()
+
+	users, err := cfg.users()
+	if err != nil {
+		return nil, err
+	}
+	srv := api.New(api.Options{
+		Store: h.store, Users: users, Sessions: auth.NewSessions(12 * time.Hour), Hub: h.hub,
+		Static: webapp.Handler(), Metrics: h.metrics(), Logger: log,
+	})
+	h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	h.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := h.http.Serve(h.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	return h, nil
+}
+
+// ackPublisher queues acks so the ingest worker never waits on the broker.
+type ackPublisher struct{ c *transport.Conn }
+
+func (p ackPublisher) PublishAck(ctx context.Context, topic string, payload []byte) error {
+	return p.c.PublishQueued(ctx, transport.Message{Topic: topic, Payload: payload, QoS: 1})
+}
+
+// HTTPAddr is the address the API listens on.
+func (h *HeadEnd) HTTPAddr() net.Addr { return h.httpLn.Addr() }
+
+// MQTTURL is the broker URL terminals should use (the embedded broker's, if embedded).
+func (h *HeadEnd) MQTTURL() string { return h.mqtt }
+
+// AwaitReady waits until the head-end's MQTT client is connected and subscribed.
+func (h *HeadEnd) AwaitReady(ctx context.Context) error { return h.conn.AwaitConnection(ctx) }
+
+// Ingest exposes the ingest counters.
+func (h *HeadEnd) Ingest() *ingest.Ingest { return h.ingest }
+
+// Wait blocks until ctx is done, then shuts the head-end down.
+func (h *HeadEnd) Wait(ctx context.Context) {
+	<-ctx.Done()
+	h.shutdown()
+}
+
+// Close shuts the head-end down now.
+func (h *HeadEnd) Close() { h.shutdown() }
+
+func (h *HeadEnd) shutdown() {
+	if h.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = h.http.Shutdown(sctx)
+		cancel()
+	}
+	if h.conn != nil {
+		_ = h.conn.Close(context.Background())
+	}
+	h.cancel()
+	h.wg.Wait()
+	if h.broker != nil {
+		_ = h.broker.Close()
+	}
+	if h.store != nil {
+		if err := h.store.Close(); err != nil {
+			h.log.Error("storage close", "err", err)
+		}
+		h.store = nil
+	}
+}
+
+func (h *HeadEnd) metrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter := func(name, help string, f func(ingest.Stats) uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridmeter_ingest_" + name, Help: help},
+			func() float64 { return float64(f(h.ingest.Stats())) }))
+	}
+	counter("messages_total", "MQTT messages received from terminals.", func(s ingest.Stats) uint64 { return s.Messages })
+	counter("batches_total", "Reading batches durably stored.", func(s ingest.Stats) uint64 { return s.Batches })
+	counter("readings_inserted_total", "Readings stored for the first time.", func(s ingest.Stats) uint64 { return s.Inserted })
+	counter("readings_duplicate_total", "Readings received again (no-op).", func(s ingest.Stats) uint64 { return s.Duplicates })
+	counter("readings_conflict_total", "Readings whose key existed with other values.", func(s ingest.Stats) uint64 { return s.Conflicts })
+	counter("seq_gaps_total", "Terminal sequence numbers found missing.", func(s ingest.Stats) uint64 { return s.SeqGaps })
+	counter("rejected_total", "Messages refused as malformed.", func(s ingest.Stats) uint64 { return s.Rejected })
+	counter("store_errors_total", "Batches not stored because storage failed.", func(s ingest.Stats) uint64 { return s.StoreErrors })
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridmeter_data_to_platform_latency_seconds",
+		Help: "Latency of the last live batch from meter timestamp to durable commit."},
+		func() float64 { return h.ingest.LastLatency().Seconds() }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridmeter_live_dropped_total",
+		Help: "Readings not delivered to slow live subscribers."}, func() float64 { return float64(h.hub.Dropped()) }))
+	if h.broker != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridmeter_broker_refused_logins_total",
+			Help: "MQTT logins refused by the embedded broker."}, func() float64 { l, _ := h.broker.Refused(); return float64(l) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridmeter_broker_acl_denied_total",
+			Help: "Publishes/subscriptions denied by the embedded broker's ACL."}, func() float64 { _, a := h.broker.Refused(); return float64(a) }))
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

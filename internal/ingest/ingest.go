@@ -1,0 +1,260 @@
+// Package ingest is the head-end's up-link consumer: it decodes what terminals publish
+// (reading batches, status, meter inventory) strictly, stores readings exactly once in one
+// transaction per batch, and only then publishes the application-level ack that lets the
+// terminal release its journal entries.
+//
+// Messages are handed from the MQTT reader to one worker through a bounded queue; when the
+// queue is full the reader blocks, which pushes back on the broker instead of dropping.
+// Acks are queued for publishing so the worker never waits on the broker.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"gridmeter/internal/message"
+	"gridmeter/internal/meterdata"
+	"gridmeter/internal/storage"
+)
+
+// Store is what ingest needs of the storage contract.
+type Store interface {
+	storage.ReadingWriter
+	UpsertMeters(ctx context.Context, ms []meterdata.Meter) error
+	UpdateTerminalStatus(ctx context.Context, s storage.TerminalStatus) error
+}
+
+// Publisher sends an ack; it must not block on the broker (see transport.Conn.PublishQueued).
+type Publisher interface {
+	PublishAck(ctx context.Context, topic string, payload []byte) error
+}
+
+// Options configure an Ingest.
+type Options struct {
+	QueueLen int // messages waiting for the worker; default 256
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// OnStored is called after a batch is durably stored, with its readings (for live views).
+	OnStored func(terminal string, rs []meterdata.Reading)
+}
+
+// Stats are the ingest's counters since start.
+type Stats struct {
+	Messages      uint64 // messages received
+	Batches       uint64 // batches stored
+	Inserted      uint64 // readings stored for the first time
+	Duplicates    uint64 // readings received again (no-op)
+	Conflicts     uint64 // readings whose key existed with other values
+	SeqGaps       uint64 // terminal sequence numbers found missing
+	Rejected      uint64 // messages refused as malformed
+	StoreErrors   uint64 // batches not stored because the store failed (not acked: the terminal resends)
+	StatusUpdates uint64
+	MeterUpdates  uint64
+}
+
+type msg struct {
+	topic   string
+	payload []byte
+	at      time.Time
+}
+
+// Ingest consumes terminal up-link messages.
+type Ingest struct {
+	store Store
+	opt   Options
+	log   *slog.Logger
+	queue chan msg
+
+	messages, batches, inserted, duplicates, conflicts, gaps, rejected, storeErrors, statuses, meters atomic.Uint64
+	// latency of the last stored batch: meter timestamp of its newest reading → commit
+	lastLatency atomic.Int64
+}
+
+// New returns an Ingest; call Run to start its worker.
+func New(store Store, opt Options) *Ingest {
+	if opt.QueueLen <= 0 {
+		opt.QueueLen = 256
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Ingest{store: store, opt: opt, log: opt.Logger.With("component", "ingest"), queue: make(chan msg, opt.QueueLen)}
+}
+
+// Subscriptions are the topic filters ingest consumes. shareGroup, if not empty, makes them
+// MQTT shared subscriptions so several head-ends split the load.
+func Subscriptions(shareGroup string) []string {
+	fs := []string{message.AllTerminals(message.UpReadings), message.AllTerminals(message.UpStatus), message.AllTerminals(message.UpMeters)}
+	if shareGroup != "" {
+		for i, f := range fs {
+			fs[i] = "$share/" + shareGroup + "/" + f
+		}
+	}
+	return fs
+}
+
+// Handle queues one received message; it blocks while the queue is full or until ctx ends.
+// It is meant as the MQTT client's message callback.
+func (in *Ingest) Handle(ctx context.Context, topic string, payload []byte) {
+	in.messages.Add(1)
+	select {
+	case in.queue <- msg{topic: topic, payload: payload, at: in.opt.Now()}:
+	case <-ctx.Done():
+	}
+}
+
+// Run processes queued messages until ctx is cancelled.
+func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-in.queue:
+			in.process(ctx, pub, m)
+		}
+	}
+}
+
+func (in *Ingest) process(ctx context.Context, pub Publisher, m msg) {
+	terminal, suffix, err := message.ParseTopic(m.topic)
+	if err != nil {
+		in.reject(err)
+		return
+	}
+	switch suffix {
+	case message.UpReadings:
+		in.processBatch(ctx, pub, terminal, m.payload)
+	case message.UpStatus:
+		if len(m.payload) == 0 { // a cleared retained message
+			return
+		}
+		s, err := message.DecodeStatus(terminal, m.payload)
+		if err != nil {
+			in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
+			return
+		}
+		at := m.at
+		if s.Time != nil {
+			at = s.Time.Time
+		}
+		if err := in.store.UpdateTerminalStatus(ctx, storage.TerminalStatus{ID: terminal, State: s.State, Software: s.Software, At: at}); err != nil {
+			in.log.Error("store terminal status", "terminal", terminal, "err", err)
+			return
+		}
+		in.statuses.Add(1)
+	case message.UpMeters:
+		if len(m.payload) == 0 {
+			return
+		}
+		ms, err := message.DecodeMeters(terminal, m.payload)
+		if err != nil {
+			in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
+			return
+		}
+		if err := in.store.UpsertMeters(ctx, ms.Meters); err != nil {
+			in.log.Error("store meters", "terminal", terminal, "err", err)
+			return
+		}
+		in.meters.Add(1)
+	default:
+		in.reject(fmt.Errorf("topic %q: unknown suffix %q", m.topic, suffix))
+	}
+}
+
+func (in *Ingest) processBatch(ctx context.Context, pub Publisher, terminal string, payload []byte) {
+	b, err := message.DecodeReadingBatch(terminal, payload)
+	if err != nil {
+		in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
+		// Tell the terminal, when we can name the batch, so it stops waiting for an ack.
+		if first, last, ok := peekSeq(payload); ok {
+			in.ack(ctx, pub, terminal, message.Ack{FirstSeq: first, LastSeq: last, Result: message.AckRejected, Error: err.Error()})
+		}
+		return
+	}
+	rs := make([]meterdata.Reading, len(b.Readings))
+	var newest time.Time
+	for i, r := range b.Readings {
+		rs[i] = r.Domain()
+		if rs[i].Time.After(newest) {
+			newest = rs[i].Time
+		}
+	}
+	res, err := in.store.StoreBatch(ctx, storage.Batch{Terminal: terminal, FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Readings: rs})
+	if err != nil {
+		in.storeErrors.Add(1)
+		in.log.Error("store batch: not acknowledged, the terminal will resend", "terminal", terminal, "first_seq", b.FirstSeq, "last_seq", b.LastSeq, "err", err)
+		return
+	}
+	in.batches.Add(1)
+	in.inserted.Add(uint64(res.Inserted))
+	in.duplicates.Add(uint64(res.Duplicates))
+	in.conflicts.Add(uint64(res.Conflicts))
+	in.gaps.Add(res.Gap)
+	if !b.Historical {
+		in.lastLatency.Store(int64(in.opt.Now().Sub(newest)))
+	}
+	if res.Gap > 0 {
+		in.log.Warn("sequence gap: readings missing from terminal", "terminal", terminal, "missing", res.Gap, "before_seq", b.FirstSeq)
+	}
+	if res.Conflicts > 0 {
+		in.log.Warn("conflicting readings kept apart", "terminal", terminal, "conflicts", res.Conflicts, "first_seq", b.FirstSeq)
+	}
+	in.ack(ctx, pub, terminal, message.Ack{FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Result: message.AckStored,
+		Inserted: res.Inserted, Duplicates: res.Duplicates, Conflicts: res.Conflicts})
+	if in.opt.OnStored != nil {
+		in.opt.OnStored(terminal, rs)
+	}
+}
+
+func (in *Ingest) ack(ctx context.Context, pub Publisher, terminal string, a message.Ack) {
+	p, err := a.Encode()
+	if err != nil {
+		in.log.Error("encode ack", "err", err)
+		return
+	}
+	if err := pub.PublishAck(ctx, message.Topic(terminal, message.DownAck), p); err != nil {
+		in.log.Warn("queue ack: the terminal will resend and get a duplicate ack", "terminal", terminal, "err", err)
+	}
+}
+
+func (in *Ingest) reject(err error) {
+	in.rejected.Add(1)
+	in.log.Warn("message refused", "err", err)
+}
+
+// Stats returns the counters.
+func (in *Ingest) Stats() Stats {
+	return Stats{
+		Messages: in.messages.Load(), Batches: in.batches.Load(), Inserted: in.inserted.Load(),
+		Duplicates: in.duplicates.Load(), Conflicts: in.conflicts.Load(), SeqGaps: in.gaps.Load(),
+		Rejected: in.rejected.Load(), StoreErrors: in.storeErrors.Load(),
+		StatusUpdates: in.statuses.Load(), MeterUpdates: in.meters.Load(),
+	}
+}
+
+// LastLatency is the data-to-platform latency of the last live batch: from the newest
+// reading's meter timestamp to its durable commit.
+func (in *Ingest) LastLatency() time.Duration { return time.Duration(in.lastLatency.Load()) }
+
+// peekSeq reads just the sequence range of a batch that failed validation, so the terminal
+// can be told which batch was refused.
+func peekSeq(payload []byte) (first, last uint64, ok bool) {
+	var h struct {
+		FirstSeq uint64 `json:"first_seq"`
+		LastSeq  uint64 `json:"last_seq"`
+	}
+	if len(payload) > message.MaxPayload || json.Unmarshal(payload, &h) != nil {
+		return 0, 0, false
+	}
+	if h.FirstSeq == 0 || h.LastSeq < h.FirstSeq {
+		return 0, 0, false
+	}
+	return h.FirstSeq, h.LastSeq, true
+}

@@ -1,0 +1,44 @@
+// Package sqlitestore is the embedded SQLite implementation of storage.Store, the head-end's
+// default backend, built on modernc.org/sqlite (pure Go, no cgo).
+//
+// # Connections and concurrency
+//
+// A Store holds two connection pools on one database file. The writer pool has exactly one
+// connection, so writes are serialised in process; every write transaction starts with
+// BEGIN IMMEDIATE (taking SQLite's write lock at once instead of upgrading a read lock, which
+// could fail with SQLITE_BUSY mid-transaction) and a busy timeout covers another process
+// holding the lock. The reader pool has several query_only connections; in WAL mode readers
+// never block the writer nor each other. All methods are safe for concurrent use.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL: the WAL is fsynced at every commit,
+// so when StoreBatch returns nil the batch survives a power cut, not only a process crash
+// (synchronous=NORMAL in WAL mode would only survive the latter). The price is one fsync per
+// batch, which is why the head-end stores whole batches in one transaction.
+//
+// Open needs a file path: ":memory:" is refused because each connection would get its own
+// empty in-memory database. Tests use a file under t.TempDir().
+//
+// # Schema
+//
+// Migrations are kept in this package (migrations.go), applied in order inside one
+// BEGIN IMMEDIATE transaction at Open and recorded in schema_version, so opening is
+// idempotent and two processes opening the same file at once do not race. A database whose
+// version is newer than this build knows is refused. Version 1:
+//
+//	meters(id PK, terminal, bus, address, protocol, description)
+//	readings(meter_id, kind, ts, quality, vals, received_at, PRIMARY KEY(meter_id, kind, ts))
+//	conflicts(id PK, meter_id, kind, ts, terminal, stored_quality, stored_vals,
+//	          received_quality, received_vals, received_at)
+//	terminals(id PK, state, software, status_at, last_seen, last_seq, seq_gaps,
+//	          batches, readings, conflicts)
+//
+// Every time (ts, received_at, status_at, last_seen) is an INTEGER of Unix milliseconds, UTC.
+// vals is the canonical JSON object of the reading's values (encoding/json sorts map keys),
+// e.g. {"e_imp":123456,"u_a":230100}: one wide row per reading, values together. Tables are
+// STRICT; readings is WITHOUT ROWID so the primary key is the table. CHECK constraints refuse
+// an implausible ts (outside meterdata.EarliestTime..LatestTime), unknown quality bits and an
+// empty kind, so a bad reading aborts its batch in the database itself. The conflict log
+// keeps both the stored and the received values, so it stays meaningful on its own.
+package sqlitestore

@@ -1,0 +1,196 @@
+package sqlitestore_test
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gridmeter/internal/meterdata"
+	"gridmeter/internal/storage"
+	"gridmeter/internal/storage/sqlitestore"
+	"gridmeter/internal/storage/storagetest"
+)
+
+func openAt(t testing.TB, path string) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "head-end.db"))
+	})
+}
+
+func TestOpenRefusesPath(t *testing.T) {
+	tests := []struct{ name, path string }{
+		{"empty", ""},
+		{"memory", ":memory:"},
+		{"uri", "file:head-end.db"},
+		{"shared memory", "file::memory:?mode=memory&cache=shared"},
+		{"question mark", filepath.Join(t.TempDir(), "a?b.db")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sqlitestore.Open(t.Context(), tc.path)
+			if err == nil {
+				_ = s.Close()
+				t.Fatalf("Open(%q): want an error", tc.path)
+			}
+			if !strings.Contains(err.Error(), "sqlitestore: open") {
+				t.Errorf("error %q does not name the failed step", err)
+			}
+		})
+	}
+}
+
+// TestReopen checks that data outlives the store and that migrating again changes nothing.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "head-end.db")
+	m, err := meterdata.NewMeterID("T1", "bus1", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
+
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 1, Readings: []meterdata.Reading{r}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openAt(t, path)
+	got, err := s.LatestReading(t.Context(), m, meterdata.KindDailyFrozen)
+	if err != nil || got.Values["e_imp"] != 42 {
+		t.Errorf("after reopen: LatestReading = %+v, %v; want e_imp 42", got, err)
+	}
+	if term, err := s.Terminal(t.Context(), "T1"); err != nil || term.LastSeq != 1 || term.Readings != 1 {
+		t.Errorf("after reopen: Terminal = %+v, %v", term, err)
+	}
+	versions := schemaVersions(t, path)
+	if len(versions) != 1 || versions[0] != sqlitestore.SchemaVersion {
+		t.Errorf("schema_version rows = %v, want [%d]", versions, sqlitestore.SchemaVersion)
+	}
+}
+
+func schemaVersions(t *testing.T, path string) []int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT version FROM schema_version ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "head-end.db")
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO schema_version VALUES (?, 'from the future', 0)`, sqlitestore.SchemaVersion+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlitestore.Open(t.Context(), path)
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("Open of a database with a newer schema: want an error")
+	}
+	if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("error = %v, want it to say the schema is newer", err)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "head-end.db")
+	openAt(t, path)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+}
+
+func TestClock(t *testing.T) {
+	at := time.Date(2030, 5, 6, 7, 8, 9, 10_500_000, time.FixedZone("x", 3600))
+	s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "head-end.db"), sqlitestore.WithClock(func() time.Time { return at }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, _ := meterdata.NewMeterID("T1", "bus1", "1")
+	r := meterdata.Reading{Meter: m, Kind: meterdata.KindInstant, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"p": 1}}
+	for i, v := range []int64{1, 2} {
+		r.Values = map[string]int64{"p": v}
+		if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: uint64(i + 1), LastSeq: uint64(i + 1), Readings: []meterdata.Reading{r}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := at.UTC().Truncate(time.Millisecond)
+	term, err := s.Terminal(t.Context(), "T1")
+	if err != nil || !term.LastSeen.Equal(want) {
+		t.Errorf("LastSeen = %v, %v; want %v", term.LastSeen, err, want)
+	}
+	cs, err := s.Conflicts(t.Context(), m, 0)
+	if err != nil || len(cs) != 1 || !cs[0].At.Equal(want) {
+		t.Errorf("Conflicts = %+v, %v; want one at %v", cs, err, want)
+	}
+	if _, err := s.Meter(t.Context(), "T9.bus1.1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Meter(unknown): %v", err)
+	}
+}
+
+func BenchmarkStoreBatch(b *testing.B) {
+	storagetest.BenchStoreBatch(b, openAt(b, filepath.Join(b.TempDir(), "head-end.db")))
+}

@@ -1,0 +1,202 @@
+// Package terminal wires the edge agent together: the journal, one acquisition goroutine per
+// bus, and the two independent goroutine groups of the seed — the uplink (read journal →
+// publish) and the MQTT client that receives acks (and, later, commands). A blocked uplink
+// never stops acquisition: readings keep going into the journal.
+//
+// This package and its imports must never pull in head-end code (broker, storage backends,
+// API, web app); a test over `go list -deps ./cmd/terminal` enforces it.
+package terminal
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gridmeter/internal/acquisition"
+	"gridmeter/internal/journal"
+	"gridmeter/internal/message"
+	"gridmeter/internal/transport"
+	"gridmeter/internal/uplink"
+)
+
+// Version is the terminal's software version.
+const Version = "0.1.0"
+
+// Terminal is a running terminal.
+type Terminal struct {
+	cfg     Config
+	log     *slog.Logger
+	journal *journal.Journal
+	sched   *acquisition.Scheduler
+	up      *uplink.Uplink
+	conn    *transport.Conn
+	buses   []*dltBus
+}
+
+// New opens the journal and prepares the buses; Run starts the work.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("terminal", cfg.ID)
+	j, err := journal.Open(ctx, cfg.JournalPath, journal.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", cfg.JournalPath, err)
+	}
+	t := &Terminal{cfg: cfg, log: log, journal: j}
+	meters := cfg.Meters()
+	var buses []acquisition.Bus
+	for _, b := range cfg.Buses {
+		db := newDLTBus(b)
+		t.buses = append(t.buses, db)
+		ab := acquisition.Bus{Name: b.Name, Reader: db}
+		for _, m := range meters {
+			if m.Bus == b.Name {
+				ab.Meters = append(ab.Meters, m)
+			}
+		}
+		buses = append(buses, ab)
+	}
+	t.sched, err = acquisition.New(buses, j, acquisition.Options{Interval: cfg.Acquisition.InstantInterval.D(), Logger: log,
+		OnAppended: func() {
+			if t.up != nil {
+				t.up.Wake()
+			}
+		}})
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Journal gives read access to the terminal's journal (tests, metrics).
+func (t *Terminal) Journal() *journal.Journal { return t.journal }
+
+// Run connects to the broker and runs acquisition and uplink until ctx is cancelled; it
+// closes the journal before returning.
+func (t *Terminal) Run(ctx context.Context) error {
+	defer t.journal.Close()
+	defer func() {
+		for _, b := range t.buses {
+			b.Close()
+		}
+	}()
+	statusTopic := message.Topic(t.cfg.ID, message.UpStatus)
+	will, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOffline, Software: Version}.Encode()
+	// The connection's callbacks may fire before Dial returns; they wait for ready.
+	pub := &publisher{}
+	t.up = uplink.New(t.journal, pub, uplink.Options{Terminal: t.cfg.ID, Logger: t.log})
+	ready := make(chan struct{})
+	conn, err := transport.Dial(ctx, transport.Config{
+		URL: t.cfg.MQTT.URL, ClientID: t.cfg.ID, Username: t.cfg.ID, Password: t.cfg.MQTT.Password.Value(),
+		CleanStart: false, SessionExpiry: time.Hour,
+		Will:          &transport.Message{Topic: statusTopic, Payload: will, QoS: 1, Retain: true},
+		Subscriptions: []transport.Subscription{{Filter: message.Topic(t.cfg.ID, message.DownAck), QoS: 1}},
+		OnMessage: func(topic string, payload []byte) {
+			<-ready
+			if topic == message.Topic(t.cfg.ID, message.DownAck) {
+				t.up.HandleAck(payload)
+			}
+		},
+		OnUp: func(ctx context.Context) {
+			select {
+			case <-ready:
+				t.announce(ctx)
+			case <-ctx.Done():
+			}
+		},
+		Logger: t.log,
+	})
+	if err != nil {
+		return err
+	}
+	t.conn, pub.c = conn, conn
+	close(ready)
+
+	var wg sync.WaitGroup
+	run := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = f(ctx)
+		}()
+	}
+	run(t.up.Run)
+	run(t.sched.Run)
+	run(t.compactLoop)
+	<-ctx.Done()
+	wg.Wait()
+	// A clean stop says so (the broker sends the last will only on an unclean loss).
+	if t.conn.Connected() {
+		now := message.Time{Time: time.Now()}
+		p, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOffline, Software: Version, Time: &now}.Encode()
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = t.conn.Publish(pctx, transport.Message{Topic: statusTopic, Payload: p, QoS: 1, Retain: true})
+		cancel()
+	}
+	_ = t.conn.Close(context.Background())
+	return nil
+}
+
+// announce publishes the retained status and meter inventory after every (re)connection.
+func (t *Terminal) announce(ctx context.Context) {
+	now := message.Time{Time: time.Now()}
+	status, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOnline, Software: Version, Time: &now}.Encode()
+	meters, _ := message.Meters{Terminal: t.cfg.ID, Meters: t.cfg.Meters()}.Encode()
+	for _, m := range []transport.Message{
+		{Topic: message.Topic(t.cfg.ID, message.UpMeters), Payload: meters, QoS: 1, Retain: true},
+		{Topic: message.Topic(t.cfg.ID, message.UpStatus), Payload: status, QoS: 1, Retain: true},
+	} {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := t.conn.Publish(pctx, m); err != nil {
+			t.log.Warn("announce failed", "topic", m.Topic, "err", err)
+		}
+		cancel()
+	}
+	t.up.Wake()
+}
+
+func (t *Terminal) compactLoop(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if _, err := t.journal.Compact(ctx); err != nil && ctx.Err() == nil {
+				t.log.Error("journal compaction failed", "err", err)
+			}
+		}
+	}
+}
+
+// publisher adapts the MQTT connection to the uplink.
+type publisher struct{ c *transport.Conn }
+
+func (p publisher) PublishBatch(ctx context.Context, topic string, payload []byte) error {
+	return p.c.Publish(ctx, transport.Message{Topic: topic, Payload: payload, QoS: 1})
+}
+func (p publisher) Generation() uint64 { return p.c.Generation() }
+func (p publisher) Connected() bool    { return p.c.Connected() }
+
+// Stats are the terminal's counters.
+type Stats struct {
+	Acquisition acquisition.Stats
+	Uplink      uplink.Stats
+}
+
+// Stats returns the counters.
+func (t *Terminal) Stats() Stats {
+	s := Stats{Acquisition: t.sched.Stats()}
+	if t.up != nil {
+		s.Uplink = t.up.Stats()
+	}
+	return s
+}

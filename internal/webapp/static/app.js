@@ -1,0 +1,747 @@
+// gridmeter web app: sign-in, the meter list, and a meter view with the last hour of
+// readings and a live stream. A plain ES module with no build step; the only library is
+// uPlot (vendor/uplot), loaded before this module as a classic deferred script.
+//
+// Wire units (see the API): u_* mV, i_* mA, p* mW, q mvar, pf thousandths, f mHz,
+// e_imp/e_exp Wh. Times on the wire are RFC 3339 UTC; the page shows local time.
+
+const API = '/api/v1';
+const LIST_REFRESH_MS = 10_000;
+const WINDOW_S = 3600; // the chart shows the last hour
+const STREAM_RETRY_MS = 5_000;
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status; // 0: the request did not reach the head-end
+  }
+}
+
+// api calls the REST API and returns the decoded JSON body (null for 204). A non-2xx
+// answer throws an APIError carrying the server's message from {"error":{"message"}}.
+async function api(path, { method = 'GET', body } = {}) {
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method,
+      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch (err) {
+    throw new APIError(0, `cannot reach the head-end (${err.message})`);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const msg = data && data.error && data.error.message ? data.error.message : `${res.status} ${res.statusText}`.trim();
+    throw new APIError(res.status, msg);
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------
+// formatting
+
+const numberFormats = new Map();
+
+// fmt scales an integer wire value by div and prints it with a fixed number of decimals;
+// a missing value prints as an em dash.
+function fmt(v, div, decimals) {
+  if (v === undefined || v === null || !Number.isFinite(v)) return '—';
+  let nf = numberFormats.get(decimals);
+  if (!nf) {
+    nf = new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    numberFormats.set(decimals, nf);
+  }
+  return nf.format(v / div);
+}
+
+const pad2 = (n) => String(n).padStart(2, '0');
+
+// fmtClock prints a local time as HH:MM:SS, with the date in front when it is not today.
+function fmtClock(d) {
+  const hms = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  const now = new Date();
+  if (d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate()) {
+    return hms;
+  }
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hms}`;
+}
+
+function fmtAge(seconds) {
+  if (seconds < 0) seconds = 0;
+  if (seconds < 90) return `${Math.round(seconds)} s ago`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
+}
+
+// rfc3339 prints a time the way the API wants it: UTC, whole seconds.
+const rfc3339 = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+// h builds an element: h('a', {class: 'x', href: '#'}, 'text', child, ...).
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+// selectedFromHash reads the meter id from "#meter=<id>".
+function selectedFromHash() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const id = params.get('meter');
+  return id ? id : null;
+}
+
+const meterHref = (id) => `#meter=${encodeURIComponent(id)}`;
+
+// ---------------------------------------------------------------------------
+// application state
+
+const state = {
+  user: null,
+  meters: [],
+  terminals: new Map(),
+  listTimer: null,
+  listSeq: 0, // ignores list answers that arrive after a newer request or a logout
+  selected: null,
+  view: null,
+  cameFromList: false, // the meter view was opened by a click, so Back can use history
+};
+
+function showBanner(message) {
+  const b = $('banner');
+  b.textContent = message;
+  b.hidden = false;
+}
+
+function clearBanner() {
+  $('banner').hidden = true;
+  $('banner').textContent = '';
+}
+
+// ---------------------------------------------------------------------------
+// sign-in
+
+function showLogin(message) {
+  state.user = null;
+  stopApp();
+  $('boot').hidden = true;
+  $('app-view').hidden = true;
+  $('session').hidden = true;
+  $('login-view').hidden = false;
+  const err = $('login-error');
+  err.textContent = message || '';
+  err.hidden = !message;
+  $('password').value = '';
+  document.title = 'Sign in · gridmeter';
+  ($('username').value ? $('password') : $('username')).focus();
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  const username = $('username').value.trim();
+  const password = $('password').value;
+  const err = $('login-error');
+  if (!username || !password) {
+    err.textContent = 'Enter your username and password.';
+    err.hidden = false;
+    return;
+  }
+  const button = $('login-submit');
+  button.disabled = true;
+  button.textContent = 'Signing in…';
+  try {
+    const user = await api('/login', { method: 'POST', body: { username, password } });
+    err.hidden = true;
+    $('password').value = '';
+    showApp(user);
+  } catch (e) {
+    err.textContent = e.message;
+    err.hidden = false;
+    $('password').value = '';
+    $('password').focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Sign in';
+  }
+}
+
+async function onLogout() {
+  try {
+    await api('/logout', { method: 'POST' });
+    clearBanner();
+  } catch (e) {
+    if (e.status !== 401) showBanner(`Log out: ${e.message}`);
+  }
+  showLogin();
+}
+
+// sessionEnded is called when the API answers 401 while the app is open.
+function sessionEnded() {
+  if (state.user) showLogin('Your session has ended. Sign in again.');
+}
+
+// handleError shows an API error; a 401 means the session is gone.
+function handleError(e, what) {
+  if (e instanceof APIError && e.status === 401) {
+    sessionEnded();
+    return;
+  }
+  showBanner(`${what}: ${e.message}`);
+}
+
+// ---------------------------------------------------------------------------
+// the app shell
+
+function showApp(user) {
+  state.user = user;
+  $('boot').hidden = true;
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  $('session').hidden = false;
+  $('user-name').textContent = user.role ? `${user.name} (${user.role})` : user.name;
+  $('meter-list').replaceChildren(h('p', { class: 'list-empty' }, 'Loading meters…'));
+  state.selected = null;
+  route();
+  refreshList();
+  state.listTimer = setInterval(() => {
+    if (!document.hidden) refreshList();
+  }, LIST_REFRESH_MS);
+}
+
+function stopApp() {
+  clearInterval(state.listTimer);
+  state.listTimer = null;
+  state.listSeq++;
+  closeView();
+}
+
+// route opens or closes the meter view to match the URL hash.
+function route() {
+  if (!state.user) return;
+  const id = selectedFromHash();
+  if (id !== state.selected) {
+    closeView();
+    state.selected = id;
+    if (id) {
+      state.view = new MeterView(id);
+      state.view.open();
+    }
+  }
+  const open = Boolean(state.selected);
+  $('app-view').classList.toggle('has-detail', open);
+  $('detail-panel').hidden = !open;
+  document.title = open ? `${state.selected} · gridmeter` : 'gridmeter';
+  markSelectedRow();
+  if (!open) state.cameFromList = false;
+}
+
+function closeView() {
+  if (state.view) state.view.close();
+  state.view = null;
+  state.selected = null;
+}
+
+function onBack() {
+  if (state.cameFromList) {
+    history.back();
+    return;
+  }
+  history.replaceState(null, '', location.pathname + location.search);
+  route();
+}
+
+// ---------------------------------------------------------------------------
+// meter list
+
+async function refreshList() {
+  const seq = ++state.listSeq;
+  try {
+    const [m, t] = await Promise.all([api('/meters'), api('/terminals')]);
+    if (seq !== state.listSeq) return;
+    state.meters = (m && m.meters) || [];
+    state.terminals = new Map(((t && t.terminals) || []).map((x) => [x.id, x]));
+    renderList();
+    clearBanner();
+    $('list-updated').textContent = `Updated ${fmtClock(new Date())}`;
+  } catch (e) {
+    if (seq !== state.listSeq) return;
+    handleError(e, 'Meter list');
+  }
+}
+
+function compareMeters(a, b) {
+  return (a.bus || '').localeCompare(b.bus || '') || (a.address || '').localeCompare(b.address || '', undefined, { numeric: true });
+}
+
+function renderList() {
+  const list = $('meter-list');
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.meterId : undefined;
+
+  // Group meters by terminal; a terminal without meters is shown too.
+  const groups = new Map();
+  for (const id of [...state.terminals.keys()].sort()) groups.set(id, []);
+  for (const m of state.meters) {
+    if (!groups.has(m.terminal)) groups.set(m.terminal, []);
+    groups.get(m.terminal).push(m);
+  }
+  const ids = [...groups.keys()].sort();
+  if (ids.length === 0) {
+    list.replaceChildren(h('p', { class: 'list-empty', 'data-testid': 'list-empty' }, 'No meters are configured yet.'));
+    return;
+  }
+
+  const out = [];
+  for (const tid of ids) {
+    const term = state.terminals.get(tid);
+    const tstate = term ? term.state : 'unknown';
+    const meta = [];
+    if (term && term.last_seen) meta.push(`seen ${fmtClock(new Date(term.last_seen))}`);
+    if (term && term.seq_gaps) meta.push(`${term.seq_gaps} sequence gap${term.seq_gaps === 1 ? '' : 's'}`);
+    if (term && term.conflicts) meta.push(`${term.conflicts} conflict${term.conflicts === 1 ? '' : 's'}`);
+    const meters = groups.get(tid).sort(compareMeters);
+    out.push(
+      h(
+        'section',
+        { class: 'terminal-group', 'data-testid': 'terminal-group', 'data-terminal-id': tid },
+        h(
+          'div',
+          { class: 'terminal-head' },
+          h('h3', {}, `Terminal ${tid}`),
+          h('span', { class: `badge ${tstate}`, 'data-testid': 'terminal-state' }, tstate),
+          meta.length ? h('span', { class: 'meta' }, meta.join(' · ')) : null,
+        ),
+        meters.length
+          ? h('ul', { class: 'meter-rows' }, ...meters.map((m) => h('li', {}, meterRow(m, tstate))))
+          : h('p', { class: 'list-empty' }, 'No meters on this terminal.'),
+      ),
+    );
+  }
+  list.replaceChildren(...out);
+  markSelectedRow();
+  if (focused) {
+    const row = list.querySelector(`[data-meter-id="${CSS.escape(focused)}"]`);
+    if (row) row.focus();
+  }
+}
+
+function meterRow(m, terminalState) {
+  const v = m.latest && m.latest.values ? m.latest.values : null;
+  const when = m.latest && m.latest.time ? fmtClock(new Date(m.latest.time)) : null;
+  const idParts = [m.terminal, m.bus, m.address];
+  const idEl = h('div', { class: 'meter-id', title: m.id });
+  idParts.forEach((part, i) => {
+    if (i > 0) idEl.append(h('span', { class: 'sep', 'aria-hidden': 'true' }, '·'));
+    idEl.append(h('span', {}, part));
+  });
+  return h(
+    'a',
+    {
+      class: 'meter-row',
+      href: meterHref(m.id),
+      'data-testid': 'meter-row',
+      'data-meter-id': m.id,
+      'data-terminal-state': terminalState,
+    },
+    h(
+      'div',
+      { class: 'meter-main' },
+      idEl,
+      h(
+        'div',
+        { class: 'meter-desc' },
+        h('span', { class: 'proto' }, m.protocol || '?'),
+        h('span', { class: 'text' }, m.description || ''),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'meter-values' },
+      h('div', { class: 'p', 'data-testid': 'row-p' }, v ? fmt(v.p, 1e6, 3) : '—', ' ', h('small', {}, 'kW')),
+      h('div', { class: 'u', 'data-testid': 'row-u' }, v ? `${fmt(v.u_a, 1e3, 1)} V` : 'no reading yet', when ? ` · ${when}` : ''),
+    ),
+  );
+}
+
+function markSelectedRow() {
+  for (const row of document.querySelectorAll('.meter-row')) {
+    if (row.dataset.meterId === state.selected) row.setAttribute('aria-current', 'true');
+    else row.removeAttribute('aria-current');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// meter view
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+const VALUE_FIELDS = [
+  ['p', 1e6, 3],
+  ['q', 1e6, 3],
+  ['pf', 1e3, 3],
+  ['f', 1e3, 2],
+  ['e_imp', 1e3, 2],
+  ['u_a', 1e3, 1],
+  ['u_b', 1e3, 1],
+  ['u_c', 1e3, 1],
+  ['i_a', 1e3, 3],
+  ['i_b', 1e3, 3],
+  ['i_c', 1e3, 3],
+];
+
+// MeterView owns everything shown for one selected meter: the chart, the live stream and
+// the timers. close() releases all of it.
+class MeterView {
+  constructor(id) {
+    this.id = id;
+    this.closed = false;
+    this.rows = []; // {t (unix s), p (kW), ua, ub, uc (V)}, sorted by t, unique t
+    this.latest = null; // newest reading shown in the values table
+    this.loaded = false;
+    this.chart = null;
+    this.es = null;
+    this.streamFailed = false;
+    this.retryTimer = null;
+    this.drawPending = false;
+    this.observer = null;
+    this.ageTimer = null;
+    this.chartWidth = 0;
+  }
+
+  open() {
+    $('meter-title').textContent = this.id;
+    $('meter-sub').replaceChildren();
+    for (const [name] of VALUE_FIELDS) $(`v-${name}`).textContent = '—';
+    const last = $('last-reading');
+    last.textContent = '—';
+    last.removeAttribute('datetime');
+    $('last-age').textContent = '';
+    $('quality').hidden = true;
+    $('chart-empty').hidden = true;
+    $('chart').replaceChildren();
+    this.setStream('connecting', null);
+    this.ageTimer = setInterval(() => this.updateAge(), 1000);
+    this.connect();
+    this.loadMeta();
+    this.loadHistory();
+  }
+
+  close() {
+    this.closed = true;
+    if (this.es) this.es.close();
+    this.es = null;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.ageTimer);
+    if (this.observer) this.observer.disconnect();
+    if (this.chart) this.chart.destroy();
+    this.chart = null;
+    $('chart').replaceChildren();
+    $('stream-notice').hidden = true;
+  }
+
+  async loadMeta() {
+    try {
+      const m = await api(`/meters/${encodeURIComponent(this.id)}`);
+      if (this.closed) return;
+      const term = state.terminals.get(m.terminal);
+      const tstate = term ? term.state : null;
+      $('meter-sub').replaceChildren(
+        h('span', { class: 'proto' }, m.protocol || '?'),
+        h('span', {}, m.description || ''),
+        tstate ? h('span', { class: `badge ${tstate}`, title: `terminal ${m.terminal}` }, `${m.terminal} ${tstate}`) : null,
+      );
+      if (m.latest) this.showValues(m.latest);
+    } catch (e) {
+      if (this.closed) return;
+      if (e.status === 404) {
+        this.notice(`Meter ${this.id} is not known to the head-end. ${e.message}`);
+        this.setStream('disconnected', null);
+        if (this.es) this.es.close();
+        this.es = null;
+        return;
+      }
+      handleError(e, `Meter ${this.id}`);
+    }
+  }
+
+  async loadHistory() {
+    const to = new Date();
+    const from = new Date(to.getTime() - WINDOW_S * 1000);
+    const q = new URLSearchParams({ kind: 'instant', from: rfc3339(from), to: rfc3339(to) });
+    try {
+      const r = await api(`/meters/${encodeURIComponent(this.id)}/readings?${q}`);
+      if (this.closed) return;
+      const readings = (r && r.readings) || [];
+      for (const rd of readings) this.insert(rd);
+      if (readings.length) this.showValues(readings[readings.length - 1]);
+      this.loaded = true;
+      this.draw();
+    } catch (e) {
+      if (this.closed || e.status === 404) return;
+      handleError(e, `Readings of ${this.id}`);
+    }
+  }
+
+  // connect opens the live stream. EventSource reconnects by itself after a dropped
+  // connection; when the server refuses the stream (an HTTP error) it gives up, so we
+  // check the session and retry ourselves.
+  connect() {
+    if (this.closed) return;
+    const es = new EventSource(`${API}/stream?meter=${encodeURIComponent(this.id)}`);
+    this.es = es;
+    es.onopen = () => {
+      if (this.closed) return;
+      this.setStream('live', null);
+      if (this.streamFailed) {
+        // Readings stored while we were away did not reach us: reload the window.
+        this.streamFailed = false;
+        this.loadHistory();
+      }
+    };
+    es.addEventListener('reading', (ev) => {
+      if (this.closed) return;
+      let d;
+      try {
+        d = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (d.meter !== this.id || d.kind !== 'instant') return;
+      if (this.insert(d) === null) return;
+      if (!this.latest || Date.parse(d.time) >= Date.parse(this.latest.time)) this.showValues(d);
+      this.scheduleDraw();
+    });
+    es.onerror = () => {
+      if (this.closed) return;
+      this.streamFailed = true;
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        this.es = null;
+        this.setStream('disconnected', `Live stream refused by the head-end; retrying in ${STREAM_RETRY_MS / 1000} s.`);
+        api('/me').catch((e) => {
+          if (e.status === 401) sessionEnded();
+        });
+        this.retryTimer = setTimeout(() => this.connect(), STREAM_RETRY_MS);
+      } else {
+        this.setStream('disconnected', 'Live stream disconnected; reconnecting… The chart resumes when the connection is back.');
+      }
+    };
+  }
+
+  setStream(s, message) {
+    const pill = $('stream-status');
+    pill.dataset.state = s;
+    pill.textContent = { live: 'Live', connecting: 'Connecting…', disconnected: 'Disconnected' }[s];
+    this.notice(message);
+  }
+
+  notice(message) {
+    const n = $('stream-notice');
+    n.textContent = message || '';
+    n.hidden = !message;
+  }
+
+  // insert adds a reading to the chart rows, keeping them sorted and unique by time, and
+  // returns the row (null for a reading without a valid time).
+  insert(rd) {
+    const ms = Date.parse(rd.time);
+    if (!Number.isFinite(ms)) return null;
+    const v = rd.values || {};
+    const scale = (x, div) => (typeof x === 'number' ? x / div : null);
+    const row = { t: ms / 1000, p: scale(v.p, 1e6), ua: scale(v.u_a, 1e3), ub: scale(v.u_b, 1e3), uc: scale(v.u_c, 1e3) };
+    const rows = this.rows;
+    if (rows.length === 0 || row.t > rows[rows.length - 1].t) {
+      rows.push(row);
+    } else {
+      let lo = 0;
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (rows[mid].t < row.t) lo = mid + 1;
+        else hi = mid;
+      }
+      if (rows[lo] && rows[lo].t === row.t) rows[lo] = row;
+      else rows.splice(lo, 0, row);
+    }
+    return row;
+  }
+
+  showValues(rd) {
+    this.latest = rd;
+    const v = rd.values || {};
+    for (const [name, div, dec] of VALUE_FIELDS) $(`v-${name}`).textContent = fmt(v[name], div, dec);
+    const d = new Date(rd.time);
+    const last = $('last-reading');
+    last.dateTime = rd.time;
+    last.textContent = fmtClock(d);
+    last.title = rd.time;
+    const q = $('quality');
+    const flags = rd.quality || [];
+    q.textContent = flags.join(', ');
+    q.hidden = flags.length === 0;
+    this.updateAge();
+  }
+
+  updateAge() {
+    if (!this.latest) return;
+    $('last-age').textContent = `(${fmtAge((Date.now() - Date.parse(this.latest.time)) / 1000)})`;
+  }
+
+  scheduleDraw() {
+    if (this.drawPending) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => {
+      this.drawPending = false;
+      if (!this.closed) this.draw();
+    });
+  }
+
+  // data turns the rows into uPlot's columns. A pause longer than 2.5 times the usual
+  // reading interval becomes a gap in the lines: the chart never bridges missing data.
+  data() {
+    const cutoff = Date.now() / 1000 - WINDOW_S;
+    while (this.rows.length && this.rows[0].t < cutoff) this.rows.shift();
+    const rows = this.rows;
+    const diffs = [];
+    for (let i = Math.max(1, rows.length - 60); i < rows.length; i++) diffs.push(rows[i].t - rows[i - 1].t);
+    diffs.sort((a, b) => a - b);
+    const typical = diffs.length ? diffs[diffs.length >> 1] : 0;
+    const cols = [[], [], [], [], []];
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (i > 0 && typical > 0 && r.t - rows[i - 1].t > 2.5 * typical) {
+        cols[0].push(rows[i - 1].t + typical);
+        for (let k = 1; k < 5; k++) cols[k].push(null);
+      }
+      cols[0].push(r.t);
+      cols[1].push(r.p);
+      cols[2].push(r.ua);
+      cols[3].push(r.ub);
+      cols[4].push(r.uc);
+    }
+    return cols;
+  }
+
+  chartHeight() {
+    return window.matchMedia('(min-width: 600px)').matches ? 300 : 230;
+  }
+
+  draw() {
+    const data = this.data();
+    $('chart-empty').hidden = !(this.loaded && this.rows.length === 0);
+    if (this.chart) {
+      this.chart.setData(data);
+      return;
+    }
+    if (typeof window.uPlot !== 'function') {
+      this.notice('The chart library did not load; reload the page.');
+      return;
+    }
+    const el = $('chart');
+    const width = Math.max(200, Math.floor(el.clientWidth - 8));
+    this.chartWidth = width;
+    this.chart = new window.uPlot(this.chartOptions(width, this.chartHeight()), data, el);
+    this.observer = new ResizeObserver((entries) => {
+      const w = Math.floor(entries[0].contentRect.width);
+      if (!this.chart || w <= 0 || w === this.chartWidth) return;
+      this.chartWidth = w;
+      this.chart.setSize({ width: w, height: this.chartHeight() });
+    });
+    this.observer.observe(el);
+  }
+
+  chartOptions(width, height) {
+    const muted = cssVar('--muted', '#5a6675');
+    const grid = cssVar('--grid', 'rgba(0,0,0,0.08)');
+    const font = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+    const labelFont = '600 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+    const kw = (u, v) => (v == null ? '—' : `${v.toFixed(3)} kW`);
+    const volts = (u, v) => (v == null ? '—' : `${v.toFixed(1)} V`);
+    const axis = { stroke: muted, font, labelFont, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
+    return {
+      width,
+      height,
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      legend: { live: true },
+      scales: {
+        x: {
+          time: true,
+          range: (u, min, max) => {
+            const hi = Math.max(Date.now() / 1000, Number.isFinite(max) ? max : 0);
+            return [hi - WINDOW_S, hi];
+          },
+        },
+        kW: { auto: true },
+        V: { auto: true },
+      },
+      series: [
+        { value: (u, ts) => (ts == null ? '—' : fmtClock(new Date(ts * 1000))) },
+        { label: 'P', scale: 'kW', stroke: cssVar('--power', '#1f5fbf'), width: 2, value: kw, points: { show: false } },
+        { label: 'U a', scale: 'V', stroke: cssVar('--phase-a', '#c79500'), width: 1.25, value: volts, points: { show: false } },
+        { label: 'U b', scale: 'V', stroke: cssVar('--phase-b', '#1a8a3a'), width: 1.25, value: volts, points: { show: false } },
+        { label: 'U c', scale: 'V', stroke: cssVar('--phase-c', '#c62828'), width: 1.25, value: volts, points: { show: false } },
+      ],
+      axes: [
+        { ...axis, space: 70 },
+        { ...axis, scale: 'kW', label: 'kW', labelSize: 18, size: 46, values: (u, splits) => splits.map((v) => trimNum(v)) },
+        { ...axis, scale: 'V', side: 1, label: 'V', labelSize: 18, size: 46, grid: { show: false }, values: (u, splits) => splits.map((v) => trimNum(v)) },
+      ],
+    };
+  }
+}
+
+// trimNum prints an axis tick without float noise (0.30000000000000004 → 0.3).
+function trimNum(v) {
+  return String(Number.parseFloat(v.toPrecision(6)));
+}
+
+// ---------------------------------------------------------------------------
+// start
+
+async function boot() {
+  $('login-form').addEventListener('submit', onLogin);
+  $('logout').addEventListener('click', onLogout);
+  $('back').addEventListener('click', onBack);
+  $('meter-list').addEventListener('click', (ev) => {
+    const row = ev.target.closest('.meter-row');
+    if (row && !ev.metaKey && !ev.ctrlKey && !ev.shiftKey) state.cameFromList = true;
+  });
+  window.addEventListener('hashchange', route);
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && state.user) refreshList();
+  });
+
+  try {
+    showApp(await api('/me'));
+  } catch (e) {
+    showLogin(e.status === 401 ? '' : e.message);
+  }
+}
+
+boot();
