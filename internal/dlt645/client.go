@@ -22,14 +22,18 @@ type Transport interface {
 
 // Defaults used when Options leave a field zero.
 const (
-	// DefaultTimeout is the response timeout of one attempt. It covers the meter's
-	// reply delay (hundreds of milliseconds at most on a healthy meter), a 212-byte reply
-	// at 1200 bit/s (about 2 s would be needed only for the longest frames at the slowest
-	// rate) and a gateway's latency.
+	// DefaultTimeout is the response timeout of one attempt, from the end of the
+	// request to the end of the reply: the meter's reply delay (tens to a few hundred
+	// milliseconds) plus the reply's transmission, which for a frame of 40 bytes takes
+	// 0.2 s at 2400 bit/s 8E1 but for the longest frame (212 bytes) 1.9 s at 1200
+	// bit/s: raise Timeout for long replies on slow buses.
 	DefaultTimeout = 2 * time.Second
 
-	// DefaultDrain is how long the client listens for stale bytes before a request.
-	DefaultDrain = time.Millisecond
+	// DefaultDrain is how long the client listens for stale bytes before its first
+	// request and before a request that follows a failed one: long enough to catch a
+	// late reply already on its way through a gateway, short beside the timeout the
+	// failure has already cost.
+	DefaultDrain = 50 * time.Millisecond
 )
 
 // maxFollowUps bounds the follow-up frames of one read (SEQ is one byte).
@@ -45,9 +49,11 @@ type Options struct {
 	// Preamble sends FE FE FE FE before every command, which meters asleep on a
 	// serial bus need to wake their receiver. Transparent TCP gateways do not care.
 	Preamble bool
-	// Drain is how long to listen for stale bytes (a late reply to an earlier request,
-	// line noise) and discard them before each request; 0 means DefaultDrain, a negative
-	// value disables draining (replies are still matched to their request).
+	// Drain is how long to listen for stale bytes and discard them before a request,
+	// when the line may hold some: before the first request and after a failed one (a
+	// reply arriving after its timeout must not be taken for the next one's). 0 means
+	// DefaultDrain; a negative value disables draining (replies are still matched to
+	// their request by address, function and identifier).
 	Drain time.Duration
 }
 
@@ -61,8 +67,9 @@ type Client struct {
 
 	dlMu sync.Mutex // orders deadline changes between a request and its ctx watcher
 
-	rbuf []byte // received bytes not yet decoded
-	wbuf []byte // encoded request
+	rbuf  []byte // received bytes not yet decoded
+	wbuf  []byte // encoded request
+	dirty bool   // the line may hold stale bytes: drain before the next request
 }
 
 // NewClient returns a client talking over rw. The client does not own rw until Close.
@@ -77,11 +84,12 @@ func NewClient(rw Transport, opts Options) *Client {
 		opts.Retries = 0
 	}
 	return &Client{
-		rw:   rw,
-		opts: opts,
-		sem:  make(chan struct{}, 1),
-		rbuf: make([]byte, 0, 2*MaxFrameLen),
-		wbuf: make([]byte, 0, PreambleLen+MaxFrameLen),
+		rw:    rw,
+		opts:  opts,
+		sem:   make(chan struct{}, 1),
+		rbuf:  make([]byte, 0, 2*MaxFrameLen),
+		wbuf:  make([]byte, 0, PreambleLen+MaxFrameLen),
+		dirty: true,
 	}
 }
 
@@ -327,6 +335,12 @@ func (c *Client) setDeadline(ctx context.Context, t time.Time) error {
 // attempt is one request/reply cycle: drain stale input, send, read until a reply is
 // accepted, the deadline passes or the transport fails.
 func (c *Client) attempt(ctx context.Context, req Frame, accept func(Frame) bool) (Frame, error) {
+	f, err := c.attempt1(ctx, req, accept)
+	c.dirty = err != nil
+	return f, err
+}
+
+func (c *Client) attempt1(ctx context.Context, req Frame, accept func(Frame) bool) (Frame, error) {
 	if err := c.drain(ctx); err != nil {
 		return Frame{}, err
 	}
@@ -338,6 +352,7 @@ func (c *Client) attempt(ctx context.Context, req Frame, accept func(Frame) bool
 	}
 	var lastErr error // a malformed candidate seen while waiting, reported on timeout
 	for {
+		var damaged error
 		for len(c.rbuf) > 0 {
 			f, n, err := Decode(c.rbuf)
 			c.consume(n)
@@ -353,12 +368,18 @@ func (c *Client) attempt(ctx context.Context, req Frame, accept func(Frame) bool
 				}
 				break
 			}
-			if errors.Is(err, ErrChecksum) {
-				// A structurally complete frame with a bad checksum is almost surely the
-				// reply, damaged: fail the attempt now rather than at the deadline.
-				return Frame{}, err
+			// Junk that looked like a start byte, or a damaged frame: keep scanning
+			// what has arrived, the reply may follow in the same burst.
+			if errors.Is(err, ErrChecksum) && damaged == nil {
+				damaged = err
 			}
-			lastErr = err // junk that looked like a start byte: keep scanning
+			lastErr = err
+		}
+		if damaged != nil {
+			// A complete frame with a bad checksum and nothing good after it is almost
+			// surely the reply, damaged on the line: fail the attempt now (and retry)
+			// rather than wait for a reply that will not come.
+			return Frame{}, damaged
 		}
 		if err := c.fill(); err != nil {
 			if isTimeout(err) {
@@ -425,11 +446,13 @@ func (c *Client) send(ctx context.Context, req Frame) error {
 	return nil
 }
 
-// drain discards undecoded bytes and whatever arrives within the drain window: a late
-// reply to an earlier, timed-out request must not be taken for the reply to this one.
+// drain discards undecoded bytes and, if the line may hold stale bytes, whatever
+// arrives within the drain window: a late reply to an earlier, timed-out request must
+// not be taken for the reply to this one. After a successful exchange the line is
+// quiet, and waiting would only slow a fast link down.
 func (c *Client) drain(ctx context.Context) error {
 	c.rbuf = c.rbuf[:0]
-	if c.opts.Drain < 0 {
+	if c.opts.Drain < 0 || !c.dirty {
 		return nil
 	}
 	if err := c.setDeadline(ctx, time.Now().Add(c.opts.Drain)); err != nil {

@@ -30,7 +30,8 @@ type lastKey struct {
 // no sequence number: it is counted in skipped (the first journaled value wins, whatever
 // the values of the later one). Every reading must pass meterdata.Reading.Validate; if one
 // does not, the error wraps ErrInvalidReading, names the reading's position, meter and kind,
-// and nothing of the batch is appended.
+// and nothing of the batch is appended. The returned readings are normalised copies that
+// share their Values maps with rs.
 //
 // When Append returns nil, the appended entries survive a process kill or power loss.
 // ctx bounds only the wait for the journal's connection: once the transaction has begun it
@@ -51,11 +52,7 @@ func (j *Journal) Append(ctx context.Context, rs []meterdata.Reading) (appended 
 				i+1, len(rs), string(r.Meter), string(r.Kind), ErrInvalidReading, err)
 		}
 		norm[i] = r.Normalize()
-		b, err := json.Marshal(r.Values) // map keys sorted: canonical
-		if err != nil {
-			return nil, 0, fmt.Errorf("journal: append: reading %d: %w", i+1, err)
-		}
-		vals[i] = string(b)
+		vals[i] = encodeValues(r.Values)
 	}
 	now := j.opt.Now().UTC().Truncate(time.Millisecond)
 	nowMs := now.UnixMilli()
@@ -125,10 +122,32 @@ func (j *Journal) Pending(ctx context.Context, after uint64, limit int) ([]Entry
 	if after >= math.MaxInt64 {
 		return nil, nil
 	}
-	rows, err := j.db.QueryContext(ctx, `SELECT seq, meter, kind, t, quality, vals, appended
+	return j.query(ctx, "pending", `SELECT seq, meter, kind, t, quality, vals, appended
 		FROM entry WHERE acked = 0 AND seq > ? ORDER BY seq LIMIT ?`, int64(after), limit)
+}
+
+// Entries returns up to limit (> 0) entries with Seq > after, acknowledged or not, in Seq
+// order: everything the journal still holds (compaction removes acknowledged entries older
+// than Options.KeepAcked). For audits and tests that compare the journal with the head-end.
+func (j *Journal) Entries(ctx context.Context, after uint64, limit int) ([]Entry, error) {
+	if j.closed.Load() {
+		return nil, ErrClosed
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("journal: entries: limit %d: want > 0", limit)
+	}
+	if after >= math.MaxInt64 {
+		return nil, nil
+	}
+	return j.query(ctx, "entries", `SELECT seq, meter, kind, t, quality, vals, appended
+		FROM entry WHERE seq > ? ORDER BY seq LIMIT ?`, int64(after), limit)
+}
+
+// query runs a SELECT of entry rows (seq, meter, kind, t, quality, vals, appended).
+func (j *Journal) query(ctx context.Context, op, query string, args ...any) ([]Entry, error) {
+	rows, err := j.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, j.wrap("pending", err)
+		return nil, j.wrap(op, err)
 	}
 	defer rows.Close()
 	var out []Entry
@@ -138,7 +157,7 @@ func (j *Journal) Pending(ctx context.Context, after uint64, limit int) ([]Entry
 			meter, kind, vals         string
 		)
 		if err := rows.Scan(&seq, &meter, &kind, &t, &quality, &vals, &appended); err != nil {
-			return nil, j.wrap("pending", err)
+			return nil, j.wrap(op, err)
 		}
 		r := meterdata.Reading{
 			Meter:   meterdata.MeterID(meter),
@@ -147,12 +166,12 @@ func (j *Journal) Pending(ctx context.Context, after uint64, limit int) ([]Entry
 			Quality: meterdata.Quality(quality),
 		}
 		if err := json.Unmarshal([]byte(vals), &r.Values); err != nil {
-			return nil, &CorruptError{Path: j.path, Detail: fmt.Sprintf("pending: entry %d: values: %v", seq, err), Err: err}
+			return nil, &CorruptError{Path: j.path, Detail: fmt.Sprintf("%s: entry %d: values: %v", op, seq, err), Err: err}
 		}
 		out = append(out, Entry{Seq: uint64(seq), Reading: r, Appended: time.UnixMilli(appended).UTC()})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, j.wrap("pending", err)
+		return nil, j.wrap(op, err)
 	}
 	return out, nil
 }

@@ -539,3 +539,22 @@ func TestOpenOptionsAndForeignFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestDurabilitySettings pins the settings the durability argument of doc.go rests on.
+func TestDurabilitySettings(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	for _, tc := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"application_id", fmt.Sprint(applicationID)},
+		{"user_version", fmt.Sprint(schemaVersion)},
+	} {
+		var got string
+		if err := j.db.QueryRowContext(context.Background(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("PRAGMA %s = %s, want %s", tc.pragma, got, tc.want)
+		}
+	}
+}

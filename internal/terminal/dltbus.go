@@ -82,12 +82,23 @@ func (b *dltBus) ReadInstant(ctx context.Context, address string) (map[string]in
 	for _, di := range instantDIs {
 		vs, err := c.ReadValues(ctx, addr, di)
 		if err != nil {
-			if !errors.Is(err, dlt645.ErrTimeout) && !errors.Is(err, dlt645.ErrAbnormal) && ctx.Err() == nil {
+			if !meterFault(err) && ctx.Err() == nil {
 				b.drop(c) // the gateway connection itself failed: dial again next time
 			}
-			return nil, fmt.Errorf("meter %s: read %s: %w", address, di, err)
+			return nil, fmt.Errorf("bus %s: %w", b.cfg.Name, err) // err names the meter and DI
 		}
 		maps.Copy(out, vs)
 	}
 	return out, nil
+}
+
+// meterFault reports whether err is the meter's doing (silent, refusing, garbled reply),
+// which leaves the gateway connection usable, rather than the connection's.
+func meterFault(err error) bool {
+	for _, e := range []error{dlt645.ErrTimeout, dlt645.ErrAbnormal, dlt645.ErrFrame, dlt645.ErrData} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -93,7 +93,8 @@ func (t *Terminal) Run(ctx context.Context) error {
 	pub := &publisher{}
 	t.up = uplink.New(t.journal, pub, uplink.Options{Terminal: t.cfg.ID, Logger: t.log})
 	ready := make(chan struct{})
-	conn, err := transport.Dial(ctx, transport.Config{
+	// The connection outlives ctx by the final "offline" publish; Close ends it.
+	conn, err := transport.Dial(context.WithoutCancel(ctx), transport.Config{
 		URL: t.cfg.MQTT.URL, ClientID: t.cfg.ID, Username: t.cfg.ID, Password: t.cfg.MQTT.Password.Value(),
 		CleanStart: false, SessionExpiry: time.Hour,
 		Will:          &transport.Message{Topic: statusTopic, Payload: will, QoS: 1, Retain: true},
@@ -104,10 +105,11 @@ func (t *Terminal) Run(ctx context.Context) error {
 				t.up.HandleAck(payload)
 			}
 		},
-		OnUp: func(ctx context.Context) {
+		OnUp: func(cctx context.Context) {
 			select {
 			case <-ready:
-				t.announce(ctx)
+				t.announce(cctx)
+			case <-cctx.Done():
 			case <-ctx.Done():
 			}
 		},

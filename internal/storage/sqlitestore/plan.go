@@ -104,7 +104,7 @@ func describe(r meterdata.Reading) string {
 
 // encodeValues returns the canonical JSON of a values map: keys sorted, no spaces, exactly
 // what encoding/json produces. Channel names are plain ASCII, so the common case is written
-// directly (encoding/json took a quarter of StoreBatch's CPU time); anything else goes
+// directly (encoding/json took a quarter of SQLite StoreBatch's CPU time); anything else goes
 // through encoding/json.
 func encodeValues(v map[string]int64) (string, error) {
 	names := make([]string, 0, len(v))

@@ -145,23 +145,6 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-func TestPragmas(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "head-end.db")
-	openAt(t, path)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var mode string
-	if err := db.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		t.Fatal(err)
-	}
-	if mode != "wal" {
-		t.Errorf("journal_mode = %q, want wal", mode)
-	}
-}
-
 func TestClock(t *testing.T) {
 	at := time.Date(2030, 5, 6, 7, 8, 9, 10_500_000, time.FixedZone("x", 3600))
 	s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "head-end.db"), sqlitestore.WithClock(func() time.Time { return at }))

@@ -59,17 +59,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
 	}
-	common := url.Values{}
-	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	common.Add("_txlock", "immediate")
-
-	wq := url.Values{}
-	for k, v := range common {
-		wq[k] = append([]string(nil), v...)
-	}
-	wq.Add("_pragma", "journal_mode(WAL)")
-	wq.Add("_pragma", "synchronous(FULL)")
-	wq.Add("_pragma", "foreign_keys(OFF)")
+	busy := fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
+	// The writer: WAL, fsync at every commit, BEGIN IMMEDIATE for every transaction.
+	wq := url.Values{"_pragma": {busy, "journal_mode(WAL)", "synchronous(FULL)"}, "_txlock": {"immediate"}}
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
@@ -88,8 +80,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: open %q: migrate: %w", path, err)
 	}
 
-	rq := common
-	rq.Add("_pragma", "query_only(1)")
+	// The readers: refuse to write, so a slip cannot bypass the writer's serialisation.
+	rq := url.Values{"_pragma": {busy, "query_only(1)"}}
 	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		_ = w.Close()

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Sequence", testSequence},
 		{"BadBatch", testBadBatch},
 		{"Atomicity", testAtomicity},
+		{"CancelMidway", testCancelMidway},
 		{"ReadingsQuery", testReadingsQuery},
 		{"LatestReading", testLatestReading},
 		{"Meters", testMeters},
@@ -521,6 +522,52 @@ func testAtomicity(t *testing.T, s storage.Store) {
 	}
 	// The store still works after the failures.
 	wantResult(t, store(t, s, batch("T1", 4, good...)), storage.BatchResult{Inserted: 707, Duplicates: 3, Conflicts: 1})
+}
+
+// testCancelMidway cancels StoreBatch after various delays: whatever the moment, the batch
+// must be stored entirely (nil error) or not at all (error), and the store must stay usable.
+func testCancelMidway(t *testing.T, s storage.Store) {
+	delays := []time.Duration{0, 100 * time.Microsecond, 500 * time.Microsecond, time.Millisecond,
+		2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond, 16 * time.Millisecond, 32 * time.Millisecond, time.Second}
+	outcomes := map[bool]int{}
+	for i, d := range delays {
+		t.Run(d.String(), func(t *testing.T) {
+			term := fmt.Sprintf("C%d", i)
+			ms := []meterdata.MeterID{meter(t, term, 1), meter(t, term, 2)}
+			var rs []meterdata.Reading
+			for _, m := range ms {
+				rs = append(rs, series(m, meterdata.KindInstant, 0, 1000)...)
+			}
+			b := batch(term, 1, rs...)
+			ctx, cancel := context.WithCancel(t.Context())
+			timer := time.AfterFunc(d, cancel)
+			res, err := s.StoreBatch(ctx, b)
+			timer.Stop()
+			cancel()
+			outcomes[err == nil]++
+			if err == nil {
+				wantResult(t, res, storage.BatchResult{Inserted: len(rs)})
+				for _, m := range ms {
+					wantCount(t, s, m, 1000)
+				}
+				wantCounters(t, s, term, counters{LastSeq: b.LastSeq, Batches: 1, Readings: uint64(len(rs))})
+				return
+			}
+			t.Logf("cancelled after %v: %v", d, err)
+			for _, m := range ms {
+				wantCount(t, s, m, 0)
+				if _, err := s.Meter(t.Context(), m); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("Meter(%s) after a cancelled batch: error = %v, want ErrNotFound", m, err)
+				}
+			}
+			if _, err := s.Terminal(t.Context(), term); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("Terminal(%s) after a cancelled batch: error = %v, want ErrNotFound", term, err)
+			}
+			// The store is still usable, and the batch goes in whole.
+			wantResult(t, store(t, s, b), storage.BatchResult{Inserted: len(rs)})
+		})
+	}
+	t.Logf("batches committed: %d, cancelled: %d", outcomes[true], outcomes[false])
 }
 
 func testReadingsQuery(t *testing.T, s storage.Store) {

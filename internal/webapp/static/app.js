@@ -222,7 +222,8 @@ function showApp(user) {
   $('login-view').hidden = true;
   $('app-view').hidden = false;
   $('session').hidden = false;
-  $('user-name').textContent = user.role ? `${user.name} (${user.role})` : user.name;
+  $('user-name').textContent = user.name;
+  $('user-name').title = user.role ? `${user.name}, role ${user.role}` : user.name;
   $('meter-list').replaceChildren(h('p', { class: 'list-empty' }, 'Loading meters…'));
   state.selected = null;
   route();
@@ -350,10 +351,9 @@ function renderList() {
 
 function meterRow(m, terminalState) {
   const v = m.latest && m.latest.values ? m.latest.values : null;
-  const when = m.latest && m.latest.time ? fmtClock(new Date(m.latest.time)) : null;
-  const idParts = [m.terminal, m.bus, m.address];
+  const when = m.latest && m.latest.time ? new Date(m.latest.time) : null;
   const idEl = h('div', { class: 'meter-id', title: m.id });
-  idParts.forEach((part, i) => {
+  [m.terminal, m.bus, m.address].forEach((part, i) => {
     if (i > 0) idEl.append(h('span', { class: 'sep', 'aria-hidden': 'true' }, '·'));
     idEl.append(h('span', {}, part));
   });
@@ -366,23 +366,16 @@ function meterRow(m, terminalState) {
       'data-meter-id': m.id,
       'data-terminal-state': terminalState,
     },
+    idEl,
+    h('div', { class: 'meter-desc' }, m.description || m.protocol || ''),
     h(
       'div',
-      { class: 'meter-main' },
-      idEl,
-      h(
-        'div',
-        { class: 'meter-desc' },
-        h('span', { class: 'proto' }, m.protocol || '?'),
-        h('span', { class: 'text' }, m.description || ''),
-      ),
+      { class: 'meter-meta' },
+      h('span', { class: 'proto' }, m.protocol || '?'),
+      when ? h('time', { datetime: m.latest.time, title: m.latest.time }, fmtClock(when)) : h('span', {}, 'no reading yet'),
     ),
-    h(
-      'div',
-      { class: 'meter-values' },
-      h('div', { class: 'p', 'data-testid': 'row-p' }, v ? fmt(v.p, 1e6, 3) : '—', ' ', h('small', {}, 'kW')),
-      h('div', { class: 'u', 'data-testid': 'row-u' }, v ? `${fmt(v.u_a, 1e3, 1)} V` : 'no reading yet', when ? ` · ${when}` : ''),
-    ),
+    h('div', { class: 'meter-p', 'data-testid': 'row-p' }, v ? fmt(v.p, 1e6, 3) : '—', ' ', h('small', {}, 'kW')),
+    h('div', { class: 'meter-u', 'data-testid': 'row-u' }, v ? fmt(v.u_a, 1e3, 1) : '—', ' ', h('small', {}, 'V')),
   );
 }
 
@@ -432,6 +425,7 @@ class MeterView {
     this.observer = null;
     this.ageTimer = null;
     this.chartWidth = 0;
+    this.lastReload = 0;
   }
 
   open() {
@@ -476,11 +470,11 @@ class MeterView {
         h('span', {}, m.description || ''),
         tstate ? h('span', { class: `badge ${tstate}`, title: `terminal ${m.terminal}` }, `${m.terminal} ${tstate}`) : null,
       );
-      if (m.latest) this.showValues(m.latest);
+      if (m.latest) this.showIfNewer(m.latest);
     } catch (e) {
       if (this.closed) return;
-      if (e.status === 404) {
-        this.notice(`Meter ${this.id} is not known to the head-end. ${e.message}`);
+      if (e.status === 404 || e.status === 400) {
+        this.notice(`This meter is not known to the head-end (${e.message}).`);
         this.setStream('disconnected', null);
         if (this.es) this.es.close();
         this.es = null;
@@ -499,7 +493,7 @@ class MeterView {
       if (this.closed) return;
       const readings = (r && r.readings) || [];
       for (const rd of readings) this.insert(rd);
-      if (readings.length) this.showValues(readings[readings.length - 1]);
+      if (readings.length) this.showIfNewer(readings[readings.length - 1]);
       this.loaded = true;
       this.draw();
     } catch (e) {
@@ -533,8 +527,11 @@ class MeterView {
         return;
       }
       if (d.meter !== this.id || d.kind !== 'instant') return;
-      if (this.insert(d) === null) return;
-      if (!this.latest || Date.parse(d.time) >= Date.parse(this.latest.time)) this.showValues(d);
+      const row = this.insert(d);
+      if (row === null) return;
+      const n = this.rows.length;
+      if (this.rows[n - 1] === row && n >= 3 && isGap(this.rows, n - 1)) this.reloadSoon();
+      this.showIfNewer(d);
       this.scheduleDraw();
     });
     es.onerror = () => {
@@ -592,6 +589,10 @@ class MeterView {
     return row;
   }
 
+  showIfNewer(rd) {
+    if (!this.latest || Date.parse(rd.time) >= Date.parse(this.latest.time)) this.showValues(rd);
+  }
+
   showValues(rd) {
     this.latest = rd;
     const v = rd.values || {};
@@ -622,21 +623,28 @@ class MeterView {
     });
   }
 
-  // data turns the rows into uPlot's columns. A pause longer than 2.5 times the usual
-  // reading interval becomes a gap in the lines: the chart never bridges missing data.
+  // reloadSoon reloads the hour after a gap in the live readings: the hub drops readings
+  // for a slow client, and the store may have them. At most once every 30 s.
+  reloadSoon() {
+    const now = Date.now();
+    if (this.lastReload && now - this.lastReload < 30_000) return;
+    this.lastReload = now;
+    setTimeout(() => {
+      if (!this.closed) this.loadHistory();
+    }, 1000);
+  }
+
+  // data turns the rows into uPlot's columns. A missing stretch of readings (see isGap)
+  // becomes a break in the lines: the chart never bridges data it does not have.
   data() {
     const cutoff = Date.now() / 1000 - WINDOW_S;
     while (this.rows.length && this.rows[0].t < cutoff) this.rows.shift();
     const rows = this.rows;
-    const diffs = [];
-    for (let i = Math.max(1, rows.length - 60); i < rows.length; i++) diffs.push(rows[i].t - rows[i - 1].t);
-    diffs.sort((a, b) => a - b);
-    const typical = diffs.length ? diffs[diffs.length >> 1] : 0;
     const cols = [[], [], [], [], []];
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      if (i > 0 && typical > 0 && r.t - rows[i - 1].t > 2.5 * typical) {
-        cols[0].push(rows[i - 1].t + typical);
+      if (i > 0 && isGap(rows, i)) {
+        cols[0].push((rows[i - 1].t + r.t) / 2);
         for (let k = 1; k < 5; k++) cols[k].push(null);
       }
       cols[0].push(r.t);
@@ -657,6 +665,7 @@ class MeterView {
     $('chart-empty').hidden = !(this.loaded && this.rows.length === 0);
     if (this.chart) {
       this.chart.setData(data);
+      if (this.chart.cursor.idx == null) this.chart.setLegend({ idx: null });
       return;
     }
     if (typeof window.uPlot !== 'function') {
@@ -679,11 +688,16 @@ class MeterView {
   chartOptions(width, height) {
     const muted = cssVar('--muted', '#5a6675');
     const grid = cssVar('--grid', 'rgba(0,0,0,0.08)');
+    const power = cssVar('--power', '#1f5fbf');
     const font = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-    const labelFont = '600 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-    const kw = (u, v) => (v == null ? '—' : `${v.toFixed(3)} kW`);
-    const volts = (u, v) => (v == null ? '—' : `${v.toFixed(1)} V`);
-    const axis = { stroke: muted, font, labelFont, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
+    // The legend shows the values under the cursor, and the newest values otherwise.
+    const legendValue = (format) => (u, v, sidx, idx) => {
+      if (idx == null) v = lastValue(u.data[sidx]);
+      return v == null ? '—' : format(v);
+    };
+    const axis = { stroke: muted, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
+    const line = (label, scale, color, w, format) => ({ label, scale, stroke: color, width: w, value: legendValue(format), points: { show: false } });
+    const volts = (v) => `${v.toFixed(1)} V`;
     return {
       width,
       height,
@@ -701,19 +715,36 @@ class MeterView {
         V: { auto: true },
       },
       series: [
-        { value: (u, ts) => (ts == null ? '—' : fmtClock(new Date(ts * 1000))) },
-        { label: 'P', scale: 'kW', stroke: cssVar('--power', '#1f5fbf'), width: 2, value: kw, points: { show: false } },
-        { label: 'U a', scale: 'V', stroke: cssVar('--phase-a', '#c79500'), width: 1.25, value: volts, points: { show: false } },
-        { label: 'U b', scale: 'V', stroke: cssVar('--phase-b', '#1a8a3a'), width: 1.25, value: volts, points: { show: false } },
-        { label: 'U c', scale: 'V', stroke: cssVar('--phase-c', '#c62828'), width: 1.25, value: volts, points: { show: false } },
+        { label: 'Time', value: legendValue((ts) => fmtClock(new Date(ts * 1000))) },
+        line('P', 'kW', power, 2, (v) => `${v.toFixed(3)} kW`),
+        line('U a', 'V', cssVar('--phase-a', '#c79500'), 1.25, volts),
+        line('U b', 'V', cssVar('--phase-b', '#1a8a3a'), 1.25, volts),
+        line('U c', 'V', cssVar('--phase-c', '#c62828'), 1.25, volts),
       ],
       axes: [
-        { ...axis, space: 70 },
-        { ...axis, scale: 'kW', label: 'kW', labelSize: 18, size: 46, values: (u, splits) => splits.map((v) => trimNum(v)) },
-        { ...axis, scale: 'V', side: 1, label: 'V', labelSize: 18, size: 46, grid: { show: false }, values: (u, splits) => splits.map((v) => trimNum(v)) },
+        { ...axis, space: 64, size: 34, values: (u, splits) => splits.map((ts) => { const d = new Date(ts * 1000); return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`; }) },
+        // The power axis takes the colour of the power line; the voltage axis stays neutral.
+        { ...axis, stroke: power, scale: 'kW', size: 48, values: (u, splits) => splits.map(trimNum) },
+        { ...axis, scale: 'V', side: 1, size: 48, grid: { show: false }, values: (u, splits) => splits.map(trimNum) },
       ],
     };
   }
+}
+
+// isGap reports whether readings are missing between rows[i-1] and rows[i]: their spacing
+// is more than 2.5 times the larger spacing next to it. Comparing with the neighbours
+// rather than one global interval keeps a change of the polling interval from looking
+// like a gap.
+function isGap(rows, i) {
+  const dt = (k) => (k >= 1 && k < rows.length ? rows[k].t - rows[k - 1].t : 0);
+  const near = Math.max(dt(i - 1), dt(i + 1));
+  return near > 0 && dt(i) > 2.5 * near;
+}
+
+// lastValue returns the newest non-null value of a uPlot data column.
+function lastValue(col) {
+  for (let i = (col ? col.length : 0) - 1; i >= 0; i--) if (col[i] != null) return col[i];
+  return null;
 }
 
 // trimNum prints an axis tick without float noise (0.30000000000000004 → 0.3).

@@ -1,0 +1,196 @@
+package acquisition
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"gridmeter/internal/journal"
+	"gridmeter/internal/meterdata"
+)
+
+// busReader plays the meters of one bus: each read takes delay (virtual time) and returns
+// a value derived from the read count; addresses in fail never answer.
+type busReader struct {
+	delay time.Duration
+	fail  map[string]bool
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (b *busReader) ReadInstant(ctx context.Context, addr string) (map[string]int64, error) {
+	b.mu.Lock()
+	if b.calls == nil {
+		b.calls = map[string]int{}
+	}
+	b.calls[addr]++
+	n := b.calls[addr]
+	b.mu.Unlock()
+	select {
+	case <-time.After(b.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if b.fail[addr] {
+		return nil, errors.New("timeout, no reply")
+	}
+	return map[string]int64{"p": int64(n) * 1000, "u_a": 230000}, nil
+}
+
+func (b *busReader) count(addr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls[addr]
+}
+
+func meters(t *testing.T, bus string, addrs ...string) []meterdata.Meter {
+	t.Helper()
+	var ms []meterdata.Meter
+	for _, a := range addrs {
+		id, err := meterdata.NewMeterID("T1", bus, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, meterdata.Meter{ID: id, Terminal: "T1", Bus: bus, Address: a, Protocol: meterdata.ProtocolDLT645})
+	}
+	return ms
+}
+
+func openJournal(t *testing.T, dir string) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(context.Background(), filepath.Join(dir, "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// journaled returns the slot times journaled for a meter.
+func journaled(t *testing.T, j *journal.Journal, id meterdata.MeterID) []time.Time {
+	t.Helper()
+	es, err := j.Pending(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []time.Time
+	for _, e := range es {
+		if e.Reading.Meter == id {
+			ts = append(ts, e.Reading.Time)
+		}
+	}
+	return ts
+}
+
+func TestPollsEverySlotOnce(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		rd := &busReader{delay: 200 * time.Millisecond}
+		ms := meters(t, "bus1", "000000000001", "000000000002", "000000000003")
+		s, err := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 35*time.Second)
+		defer cancel()
+		s.Run(ctx)
+
+		first := start.Truncate(10 * time.Second)
+		for _, m := range ms {
+			got := journaled(t, j, m.ID)
+			if len(got) != 4 {
+				t.Fatalf("meter %s: %d readings, want 4 (slots at 0, 10, 20, 30 s): %v", m.ID, len(got), got)
+			}
+			for i, ts := range got {
+				if want := first.Add(time.Duration(i) * 10 * time.Second); !ts.Equal(want) {
+					t.Errorf("meter %s reading %d at %s, want slot %s", m.ID, i, ts, want)
+				}
+			}
+		}
+		if st := s.Stats(); st.Reads != 12 || st.Failures != 0 || st.Overruns != 0 {
+			t.Fatalf("stats %+v, want 12 reads, no failures, no overruns", st)
+		}
+	})
+}
+
+func TestRestartWithinSlotDoesNotReadAgain(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		ms := meters(t, "bus1", "000000000001", "000000000002")
+		// The previous run journaled meter 1 for the current slot before it died.
+		slot := time.Now().Truncate(time.Minute)
+		if _, _, err := j.Append(context.Background(), []meterdata.Reading{{Meter: ms[0].ID, Kind: meterdata.KindInstant, Time: slot, Values: map[string]int64{"p": 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		rd := &busReader{delay: 100 * time.Millisecond}
+		s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: time.Minute})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.Run(ctx)
+		if n := rd.count("000000000001"); n != 0 {
+			t.Fatalf("meter 1 read %d times in a slot it already had", n)
+		}
+		if n := rd.count("000000000002"); n != 1 {
+			t.Fatalf("meter 2 read %d times, want 1", n)
+		}
+		if got := journaled(t, j, ms[0].ID); len(got) != 1 {
+			t.Fatalf("meter 1 has %d readings for the slot, want 1", len(got))
+		}
+	})
+}
+
+func TestSilentMeterDoesNotStopTheBus(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		ms := meters(t, "bus1", "000000000001", "000000000002", "000000000003")
+		rd := &busReader{delay: 100 * time.Millisecond, fail: map[string]bool{"000000000002": true}}
+		s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: 10 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		defer cancel()
+		s.Run(ctx)
+		if got := len(journaled(t, j, ms[2].ID)); got != 3 {
+			t.Fatalf("meter 3 behind the silent meter: %d readings, want 3", got)
+		}
+		if got := len(journaled(t, j, ms[1].ID)); got != 0 {
+			t.Fatalf("silent meter has %d readings", got)
+		}
+		st, _ := s.Meter(ms[1].ID)
+		if st.Failures != 3 || st.LastError == "" {
+			t.Fatalf("silent meter state %+v, want 3 failures with the error", st)
+		}
+	})
+}
+
+func TestOverrunNamesTheBusAndCatchesUp(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		slow := &busReader{delay: 4 * time.Second} // 3 meters × 4 s > 10 s interval
+		fast := &busReader{delay: 100 * time.Millisecond}
+		s, _ := New([]Bus{
+			{Name: "slow", Reader: slow, Meters: meters(t, "slow", "000000000001", "000000000002", "000000000003")},
+			{Name: "fast", Reader: fast, Meters: meters(t, "fast", "000000000001")},
+		}, j, Options{Interval: 10 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		s.Run(ctx)
+		if st := s.Stats(); st.Overruns == 0 {
+			t.Fatalf("no overrun counted: %+v", st)
+		}
+		// The fast bus is not held back by the slow one: one reading per slot.
+		if got := fast.count("000000000001"); got != 6 {
+			t.Fatalf("fast bus meter read %d times in 60 s, want 6", got)
+		}
+	})
+}

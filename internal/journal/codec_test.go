@@ -1,0 +1,37 @@
+package journal
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"gridmeter/internal/meterdata"
+)
+
+func TestEncodeValuesIsCanonicalJSON(t *testing.T) {
+	all := map[string]int64{}
+	for i, c := range meterdata.Channels {
+		all[c.Name] = int64(i*1_000_003) - 7_000_000
+	}
+	all["e_imp"] = math.MaxInt64
+	all["p"] = math.MinInt64
+	for _, vals := range []map[string]int64{{"u_a": 0}, {"p": -1, "f": 50000}, all} {
+		want, err := json.Marshal(vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := encodeValues(vals)
+		if got != string(want) {
+			t.Errorf("encodeValues = %s, want %s", got, want)
+		}
+		var back map[string]int64
+		if err := json.Unmarshal([]byte(got), &back); err != nil || len(back) != len(vals) {
+			t.Errorf("decode %s: %v", got, err)
+		}
+		for k, v := range vals {
+			if back[k] != v {
+				t.Errorf("decode %s: %s = %d, want %d", got, k, back[k], v)
+			}
+		}
+	}
+}
