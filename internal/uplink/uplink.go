@@ -28,7 +28,7 @@ type Journal interface {
 // Conn is what the uplink needs of the MQTT connection.
 type Conn interface {
 	PublishBatch(ctx context.Context, topic string, payload []byte) error // QoS 1, waits for PUBACK
-	Generation() uint64                                                  // changes on every reconnect
+	Generation() uint64                                                   // changes on every reconnect
 	Connected() bool
 }
 
