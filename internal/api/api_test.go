@@ -1,0 +1,302 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gridmeter/internal/auth"
+	"gridmeter/internal/live"
+	"gridmeter/internal/meterdata"
+	"gridmeter/internal/storage"
+	"gridmeter/internal/storage/sqlitestore"
+)
+
+const (
+	m1 = meterdata.MeterID("T1.bus1.000000000001")
+	m2 = meterdata.MeterID("T1.bus1.000000000002")
+)
+
+var t0 = time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	srv *httptest.Server
+	hub *live.Hub
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.UpsertMeters(ctx, []meterdata.Meter{
+		{ID: m1, Terminal: "T1", Bus: "bus1", Address: "000000000001", Protocol: "dlt645", Description: "Flat 1"},
+		{ID: m2, Terminal: "T1", Bus: "bus1", Address: "000000000002", Protocol: "dlt645"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rs []meterdata.Reading
+	for i := 0; i < 10; i++ {
+		rs = append(rs, meterdata.Reading{Meter: m1, Kind: meterdata.KindInstant, Time: t0.Add(time.Duration(i) * time.Minute), Values: map[string]int64{"p": int64(1000 * i), "u_a": 230000}})
+	}
+	rs = append(rs, meterdata.Reading{Meter: m1, Kind: meterdata.KindDailyFrozen, Time: t0, Values: map[string]int64{"e_imp": 5000}, Quality: meterdata.QualityBackfilled})
+	if _, err := st.StoreBatch(ctx, storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: uint64(len(rs)), Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateTerminalStatus(ctx, storage.TerminalStatus{ID: "T1", State: "online", Software: "0.1.0", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	hash := func(pw string) string {
+		h, err := auth.HashPassword(pw, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	users, err := auth.NewUsers([]auth.User{
+		{Name: "admin", Role: auth.RoleAdmin, PasswordHash: hash("secret")},
+		{Name: "viewer", Role: auth.RoleViewer, PasswordHash: hash("look")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := live.NewHub()
+	s := New(Options{Store: st, Users: users, Sessions: auth.NewSessions(time.Hour), Hub: hub,
+		Now: func() time.Time { return t0.Add(30 * time.Minute) }})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, hub: hub}
+}
+
+// do sends a request as user (Basic auth; "" for none) and returns status and body.
+func (f *fixture) do(t *testing.T, method, path, user, pw, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if user != "" {
+		req.SetBasicAuth(user, pw)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReadingsQuery(t *testing.T) {
+	f := newFixture(t)
+	path := "/api/v1/meters/" + url.PathEscape(string(m1)) + "/readings?"
+	tests := []struct {
+		name, query string
+		status      int
+		want        string // substring of the body
+		count       int    // readings expected for 200
+	}{
+		{"default last hour, all kinds", "", 200, `"meter":"T1.bus1.000000000001"`, 11},
+		{"kind filter", "kind=instant", 200, `"kind":"instant"`, 10},
+		{"time range [from,to)", "from=2026-11-24T04:02:00Z&to=2026-11-24T04:05:00Z&kind=instant", 200, `"p":2000`, 3},
+		{"limit", "limit=4", 200, "", 4},
+		{"quality flags", "kind=daily_frozen", 200, `"quality":["backfilled"]`, 1},
+		{"bad from", "from=yesterday", 400, `from: invalid time \"yesterday\": want RFC 3339`, 0},
+		{"bad to", "to=2026-13-01", 400, `to: invalid time`, 0},
+		{"from not before to", "from=2026-11-24T05:00:00Z&to=2026-11-24T04:00:00Z", 400, "is not before to", 0},
+		{"unknown kind", "kind=weekly", 400, `kind \"weekly\": want one of`, 0},
+		{"limit zero", "limit=0", 400, `limit \"0\": want a whole number from 1 to 50000`, 0},
+		{"limit too big", "limit=50001", 400, "want a whole number", 0},
+		{"unknown parameter", "form=2026-11-24T04:00:00Z", 400, `unknown parameter \"form\"`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := f.do(t, "GET", path+tt.query, "viewer", "look", "")
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
+			}
+			if !strings.Contains(body, tt.want) {
+				t.Fatalf("body %s does not contain %s", body, tt.want)
+			}
+			if status != 200 {
+				var e struct {
+					Error struct {
+						Status  int    `json:"status"`
+						Message string `json:"message"`
+					} `json:"error"`
+				}
+				if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Status != status || e.Error.Message == "" {
+					t.Fatalf("error body %s: want {\"error\":{\"status\":%d,\"message\":...}}", body, status)
+				}
+				return
+			}
+			var out struct{ Readings []json.RawMessage }
+			json.Unmarshal([]byte(body), &out)
+			if len(out.Readings) != tt.count {
+				t.Fatalf("%d readings, want %d", len(out.Readings), tt.count)
+			}
+		})
+	}
+}
+
+func TestMetersAndTerminals(t *testing.T) {
+	f := newFixture(t)
+	status, body := f.do(t, "GET", "/api/v1/meters", "viewer", "look", "")
+	if status != 200 {
+		t.Fatalf("meters: %d %s", status, body)
+	}
+	var ms struct {
+		Meters []struct {
+			ID          string `json:"id"`
+			Description string `json:"description"`
+			Latest      *struct {
+				Time   time.Time        `json:"time"`
+				Values map[string]int64 `json:"values"`
+			} `json:"latest"`
+		} `json:"meters"`
+	}
+	if err := json.Unmarshal([]byte(body), &ms); err != nil {
+		t.Fatal(err)
+	}
+	if len(ms.Meters) != 2 || ms.Meters[0].Description != "Flat 1" || ms.Meters[0].Latest == nil ||
+		!ms.Meters[0].Latest.Time.Equal(t0.Add(9*time.Minute)) || ms.Meters[0].Latest.Values["p"] != 9000 || ms.Meters[1].Latest != nil {
+		t.Fatalf("meters: %s", body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/meters/T1.bus1.000000000009", "viewer", "look", ""); status != 404 || !strings.Contains(body, "not found") {
+		t.Fatalf("unknown meter: %d %s", status, body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/meters/not-a-meter/readings", "viewer", "look", ""); status != 400 || !strings.Contains(body, "want <terminal>.<bus>.<address>") {
+		t.Fatalf("malformed meter id: %d %s", status, body)
+	}
+	status, body = f.do(t, "GET", "/api/v1/terminals", "viewer", "look", "")
+	if status != 200 || !strings.Contains(body, `"id":"T1","state":"online","software":"0.1.0"`) || !strings.Contains(body, `"last_seq":11`) {
+		t.Fatalf("terminals: %d %s", status, body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/nothing", "viewer", "look", ""); status != 404 || !strings.Contains(body, "no route GET /api/v1/nothing") {
+		t.Fatalf("unknown route: %d %s", status, body)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	f := newFixture(t)
+	if status, body := f.do(t, "GET", "/api/v1/meters", "", "", ""); status != 401 || !strings.Contains(body, "login required") {
+		t.Fatalf("no credentials: %d %s", status, body)
+	}
+	if status, _ := f.do(t, "GET", "/api/v1/meters", "admin", "wrong", ""); status != 401 {
+		t.Fatalf("wrong basic password: %d", status)
+	}
+	if status, body := f.do(t, "POST", "/api/v1/login", "", "", `{"username":"admin","password":"wrong"}`); status != 401 || !strings.Contains(body, "unknown user or wrong password") {
+		t.Fatalf("bad login: %d %s", status, body)
+	}
+	if status, body := f.do(t, "POST", "/api/v1/login", "", "", `{"username":"admin","pass":"x"}`); status != 400 || !strings.Contains(body, `unknown field \"pass\"`) {
+		t.Fatalf("malformed login: %d %s", status, body)
+	}
+
+	// Session cookie flow: login → me → logout → refused.
+	jar := &cookieJar{}
+	c := &http.Client{Jar: jar}
+	post := func(path, body string) *http.Response {
+		resp, err := c.Post(f.srv.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := post("/api/v1/login", `{"username":"admin","password":"secret"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	ck := resp.Cookies()
+	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v: want one HttpOnly SameSite=Strict cookie", ck)
+	}
+	get := func(path string) int {
+		resp, err := c.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get("/api/v1/me"); s != 200 {
+		t.Fatalf("me with session: %d", s)
+	}
+	if resp := post("/api/v1/logout", ""); resp.StatusCode != 204 {
+		t.Fatalf("logout: %s", resp.Status)
+	}
+	if s := get("/api/v1/me"); s != 401 {
+		t.Fatalf("me after logout: %d", s)
+	}
+}
+
+type cookieJar struct{ cookies []*http.Cookie }
+
+func (j *cookieJar) SetCookies(_ *url.URL, cs []*http.Cookie) {
+	for _, c := range cs {
+		if c.MaxAge < 0 {
+			j.cookies = nil
+			continue
+		}
+		j.cookies = []*http.Cookie{c}
+	}
+}
+func (j *cookieJar) Cookies(*url.URL) []*http.Cookie { return j.cookies }
+
+func TestStream(t *testing.T) {
+	f := newFixture(t)
+	if status, body := f.do(t, "GET", "/api/v1/stream?meter=bad", "viewer", "look", ""); status != 400 {
+		t.Fatalf("bad meter: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/stream?meter="+string(m2), nil)
+	req.SetBasicAuth("viewer", "look")
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	rd := bufio.NewReader(resp.Body)
+	if line, _ := rd.ReadString('\n'); line != ": connected\n" {
+		t.Fatalf("first line %q", line)
+	}
+	for f.hub.Subscribers() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A reading of another meter is not sent; one of m2 is.
+	f.hub.Publish([]meterdata.Reading{
+		{Meter: m1, Kind: meterdata.KindInstant, Time: t0, Values: map[string]int64{"p": 1}},
+		{Meter: m2, Kind: meterdata.KindInstant, Time: t0, Values: map[string]int64{"p": 2}},
+	})
+	var lines []string
+	for len(lines) < 3 {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+		if len(lines) == 2 {
+			break
+		}
+	}
+	if lines[0] != "event: reading" || !strings.Contains(lines[1], `"meter":"T1.bus1.000000000002"`) || !strings.Contains(lines[1], `"p":2`) {
+		t.Fatalf("event %q", lines)
+	}
+}

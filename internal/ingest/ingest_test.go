@@ -1,0 +1,174 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gridmeter/internal/message"
+	"gridmeter/internal/meterdata"
+	"gridmeter/internal/storage"
+	"gridmeter/internal/storage/sqlitestore"
+)
+
+type acks struct {
+	mu   sync.Mutex
+	got  []message.Ack
+	tops []string
+}
+
+func (a *acks) PublishAck(_ context.Context, topic string, p []byte) error {
+	ack, err := message.DecodeAck(p)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = append(a.got, ack)
+	a.tops = append(a.tops, topic)
+	return nil
+}
+
+func setup(t *testing.T) (*Ingest, *sqlitestore.Store, *acks, func(topic string, p []byte)) {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	in := New(st, Options{})
+	a := &acks{}
+	ctx := context.Background()
+	// process synchronously: the worker loop is a select around process.
+	return in, st, a, func(topic string, p []byte) { in.messages.Add(1); in.process(ctx, a, msg{topic: topic, payload: p, at: time.Now()}) }
+}
+
+func batch(t *testing.T, first uint64, vals ...int64) []byte {
+	t.Helper()
+	b := message.ReadingBatch{Terminal: "T1", FirstSeq: first, LastSeq: first + uint64(len(vals)) - 1, Sent: message.Time{Time: time.Now()}}
+	for i, v := range vals {
+		b.Readings = append(b.Readings, message.Reading{Seq: first + uint64(i), Meter: "T1.bus1.000000000001", Kind: meterdata.KindInstant,
+			Time: message.Time{Time: time.Date(2026, 11, 24, 4, int(first)+i, 0, 0, time.UTC)}, Values: map[string]int64{"p": v}})
+	}
+	p, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBatchStoredOnceAndAcked(t *testing.T) {
+	in, st, a, handle := setup(t)
+	topic := message.Topic("T1", message.UpReadings)
+	handle(topic, batch(t, 1, 10, 20, 30))
+	handle(topic, batch(t, 1, 10, 20, 30)) // resent after a lost ack
+	handle(topic, batch(t, 4, 40))
+	n, err := st.CountReadings(context.Background(), "T1.bus1.000000000001")
+	if err != nil || n != 4 {
+		t.Fatalf("stored %d readings (%v), want 4", n, err)
+	}
+	if len(a.got) != 3 || a.tops[0] != message.Topic("T1", message.DownAck) {
+		t.Fatalf("acks %+v on %v", a.got, a.tops)
+	}
+	if g := a.got[0]; g.Result != message.AckStored || g.FirstSeq != 1 || g.LastSeq != 3 || g.Inserted != 3 {
+		t.Fatalf("first ack %+v", g)
+	}
+	if g := a.got[1]; g.Result != message.AckStored || g.Duplicates != 3 || g.Inserted != 0 {
+		t.Fatalf("ack of the resend %+v: want 3 duplicates", g)
+	}
+	if s := in.Stats(); s.Inserted != 4 || s.Duplicates != 3 || s.Batches != 3 || s.Rejected != 0 || s.SeqGaps != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestConflictAndGapAreCounted(t *testing.T) {
+	in, _, a, handle := setup(t)
+	topic := message.Topic("T1", message.UpReadings)
+	handle(topic, batch(t, 1, 10))
+	handle(topic, batch(t, 1, 11)) // same key, other value
+	handle(topic, batch(t, 5, 50)) // seqs 2..4 never arrived
+	if s := in.Stats(); s.Conflicts != 1 || s.SeqGaps != 3 {
+		t.Fatalf("stats %+v: want 1 conflict and 3 missing seqs", s)
+	}
+	if a.got[1].Conflicts != 1 || a.got[1].Result != message.AckStored {
+		t.Fatalf("conflict ack %+v: a conflict is logged durably, so it is acked", a.got[1])
+	}
+}
+
+func TestMalformedRefusedAndCounted(t *testing.T) {
+	in, st, a, handle := setup(t)
+	good := string(batch(t, 7, 1))
+	tests := []struct {
+		name, topic, payload string
+		rejectAck            bool // an ack "rejected" naming the batch is expected
+	}{
+		{"not json", message.Topic("T1", message.UpReadings), "{{{", false},
+		{"unknown channel", message.Topic("T1", message.UpReadings), strings.Replace(good, `"p":1`, `"x":1`, 1), true},
+		{"foreign terminal", message.Topic("T2", message.UpReadings), good, true},
+		{"bad topic", "gridmeter/v1/T.1/up/readings", good, false},
+		{"unknown suffix", message.Topic("T1", "up/other"), good, false},
+		{"bad status", message.Topic("T1", message.UpStatus), `{"v":1,"terminal":"T1","state":"sleepy"}`, false},
+		{"bad meters", message.Topic("T1", message.UpMeters), `{"v":1,"terminal":"T1","meters":[{"id":"x"}]}`, false},
+	}
+	for i, tt := range tests {
+		before := len(a.got)
+		handle(tt.topic, []byte(tt.payload))
+		if got := in.Stats().Rejected; got != uint64(i+1) {
+			t.Fatalf("%s: rejected count %d, want %d", tt.name, got, i+1)
+		}
+		if tt.rejectAck {
+			if len(a.got) != before+1 || a.got[before].Result != message.AckRejected || a.got[before].FirstSeq != 7 || a.got[before].Error == "" {
+				t.Fatalf("%s: acks %+v, want one rejected ack for seq 7 with the reason", tt.name, a.got[before:])
+			}
+		} else if len(a.got) != before {
+			t.Fatalf("%s: unexpected ack %+v", tt.name, a.got[before:])
+		}
+	}
+	if n, _ := st.CountReadings(context.Background(), "T1.bus1.000000000001"); n != 0 {
+		t.Fatalf("%d readings stored from malformed input", n)
+	}
+}
+
+func TestStoreFailureIsNotAcked(t *testing.T) {
+	in, st, a, handle := setup(t)
+	st.Close() // the database is gone
+	handle(message.Topic("T1", message.UpReadings), batch(t, 1, 10))
+	if len(a.got) != 0 {
+		t.Fatalf("acked %+v although nothing was stored: the terminal would release unstored readings", a.got)
+	}
+	if s := in.Stats(); s.StoreErrors != 1 {
+		t.Fatalf("stats %+v: want 1 store error", s)
+	}
+}
+
+func TestStatusAndMeters(t *testing.T) {
+	in, st, _, handle := setup(t)
+	handle(message.Topic("T1", message.UpMeters), []byte(`{"v":1,"terminal":"T1","meters":[{"id":"T1.bus1.000000000001","terminal":"T1","bus":"bus1","address":"000000000001","protocol":"dlt645","description":"Flat 1"}]}`))
+	handle(message.Topic("T1", message.UpStatus), []byte(`{"v":1,"terminal":"T1","state":"online","software":"0.1.0","time":"2026-11-24T04:00:00Z"}`))
+	handle(message.Topic("T1", message.UpStatus), nil) // a cleared retained message is ignored
+	ctx := context.Background()
+	m, err := st.Meter(ctx, "T1.bus1.000000000001")
+	if err != nil || m.Description != "Flat 1" {
+		t.Fatalf("meter %+v, %v", m, err)
+	}
+	term, err := st.Terminal(ctx, "T1")
+	if err != nil || term.State != "online" || term.Software != "0.1.0" {
+		t.Fatalf("terminal %+v, %v", term, err)
+	}
+	if s := in.Stats(); s.StatusUpdates != 1 || s.MeterUpdates != 1 || s.Rejected != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if _, err := st.Terminal(ctx, "T9"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown terminal: %v", err)
+	}
+}
+
+func TestSubscriptions(t *testing.T) {
+	if got := Subscriptions("g")[0]; got != "$share/g/gridmeter/v1/+/up/readings" {
+		t.Fatalf("shared subscription %q", got)
+	}
+}

@@ -1,0 +1,62 @@
+package terminal
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gridmeter/internal/config"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg := Defaults()
+	if err := config.Load("../../configs/terminal.example.yaml", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	ms := cfg.Meters()
+	if len(ms) != 2 || ms[0].ID != "T1.bus1.000000001001" || ms[0].Description == "" || ms[0].Protocol != "dlt645" {
+		t.Fatalf("meters %+v", ms)
+	}
+	if cfg.Acquisition.InstantInterval.D() != time.Minute || cfg.Buses[0].ResponseTimeout.D() != time.Second {
+		t.Fatalf("durations: %+v", cfg)
+	}
+}
+
+func TestConfigRefusesBadFields(t *testing.T) {
+	base := func() Config {
+		c := Defaults()
+		c.ID, c.JournalPath = "T1", "j"
+		c.MQTT = MQTTConfig{URL: "mqtt://127.0.0.1:1", Password: "x"}
+		c.Buses = []BusConfig{{Name: "bus1", DLT645TCP: "127.0.0.1:9645", Meters: []MeterConfig{{Address: "000000000001"}}}}
+		return c
+	}
+	if c := base(); c.Validate() != nil {
+		t.Fatalf("base config invalid: %v", c.Validate())
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"id", func(c *Config) { c.ID = "T.1" }, `id: terminal id "T.1"`},
+		{"journal", func(c *Config) { c.JournalPath = "" }, "journal_path: empty"},
+		{"mqtt url", func(c *Config) { c.MQTT.URL = "" }, "mqtt.url: empty"},
+		{"interval", func(c *Config) { c.Acquisition.InstantInterval = config.Duration(time.Millisecond) }, "acquisition.instant_interval 1ms"},
+		{"no buses", func(c *Config) { c.Buses = nil }, "buses: none configured"},
+		{"gateway", func(c *Config) { c.Buses[0].DLT645TCP = "gateway" }, `buses[0] bus1: dlt645_tcp "gateway"`},
+		{"address length", func(c *Config) { c.Buses[0].Meters[0].Address = "123" }, `buses[0] bus1: meters[0].address "123": want 12 decimal digits`},
+		{"address digits", func(c *Config) { c.Buses[0].Meters[0].Address = "00000000000x" }, "meters[0]"},
+		{"address twice", func(c *Config) { c.Buses[0].Meters = append(c.Buses[0].Meters, c.Buses[0].Meters[0]) }, "meters[1].address 000000000001: listed twice"},
+		{"retries", func(c *Config) { c.Buses[0].Retries = 9 }, "retries must be 0..5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
