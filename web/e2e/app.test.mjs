@@ -176,6 +176,7 @@ describe('gridmeter web app', { timeout: 5 * 60_000 }, () => {
     demo = await startDemo();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
     desktop = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    desktop.setDefaultTimeout(UI_TIMEOUT);
     page = await desktop.newPage();
     watch(page, problems);
   });
@@ -186,6 +187,26 @@ describe('gridmeter web app', { timeout: 5 * 60_000 }, () => {
     } finally {
       await stopDemo(demo);
     }
+  });
+
+  // A 401 that challenges with "WWW-Authenticate: Basic" makes a browser open its own
+  // password dialog over the page (headless Chromium waits for it forever), so the app's
+  // own requests without a session must get a plain 401.
+  test('API requests without a session answer 401 without a browser password dialog', { timeout: TEST_TIMEOUT }, async () => {
+    await page.goto(demo.url + '/icon.svg', { timeout: UI_TIMEOUT });
+    const got = await page.evaluate(async (ms) => {
+      const timeout = (what) => new Promise((resolve) => setTimeout(() => resolve(`${what}: no answer within ${ms / 1000} s`), ms));
+      const me = fetch('/api/v1/me', { headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' } })
+        .then((r) => `fetch: ${r.status}`, (e) => `fetch: ${e.message}`);
+      const stream = new Promise((resolve) => {
+        const es = new EventSource('/api/v1/stream');
+        es.onopen = () => { es.close(); resolve('stream: opened'); };
+        es.onerror = () => { const closed = es.readyState === EventSource.CLOSED; es.close(); resolve(closed ? 'stream: refused' : 'stream: error, retrying'); };
+      });
+      return Promise.all([Promise.race([me, timeout('fetch')]), Promise.race([stream, timeout('stream')])]);
+    }, 5000);
+    assert.deepEqual(got, ['fetch: 401', 'stream: refused'],
+      'GET /api/v1/me and /api/v1/stream without a session must answer 401 at once; a "WWW-Authenticate: Basic" challenge on them makes the browser wait for its password dialog');
   });
 
   test('a wrong password shows the server error', { timeout: TEST_TIMEOUT }, async () => {
@@ -293,6 +314,7 @@ describe('gridmeter web app', { timeout: 5 * 60_000 }, () => {
 
   test('a 360×740 phone has no horizontal overflow', { timeout: TEST_TIMEOUT }, async () => {
     const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    ctx.setDefaultTimeout(UI_TIMEOUT);
     try {
       const phone = await ctx.newPage();
       watch(phone, problems);

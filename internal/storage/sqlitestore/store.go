@@ -134,10 +134,7 @@ func (s *Store) StoreBatch(ctx context.Context, b storage.Batch) (storage.BatchR
 }
 
 func (s *Store) storeBatch(ctx context.Context, b storage.Batch) (res storage.BatchResult, err error) {
-	if err := checkBatch(b); err != nil {
-		return res, err
-	}
-	p, err := newPlan(b.Readings)
+	p, err := batchplan.New(b)
 	if err != nil {
 		return res, err
 	}
@@ -159,64 +156,22 @@ func (s *Store) storeBatch(ctx context.Context, b storage.Batch) (res storage.Ba
 	case err != nil:
 		return res, fmt.Errorf("read terminal: %w", err)
 	}
-	if b.FirstSeq > uint64(prevSeq)+1 {
-		res.Gap = b.FirstSeq - uint64(prevSeq) - 1
-	}
+	gap := batchplan.Gap(prevSeq, b.FirstSeq)
 
-	if err := insertMeters(ctx, tx, p.meters); err != nil {
+	if err := insertMeters(ctx, tx, p.Meters); err != nil {
 		return res, err
 	}
-	inserted, err := insertReadings(ctx, tx, p.unique, now)
+	inserted, err := insertReadings(ctx, tx, p.Unique, now)
 	if err != nil {
 		return res, err
 	}
-
-	// What is stored under each key of the batch: the row just inserted or an older one.
-	stored := make(map[meterdata.Key]meterdata.Reading, len(p.unique))
-	var missing []meterdata.Key
-	for _, u := range p.unique {
-		if _, ok := inserted[u.key]; ok {
-			stored[u.key] = u.r
-		} else {
-			missing = append(missing, u.key)
-		}
-	}
-	if err := lookupReadings(ctx, tx, missing, stored); err != nil {
+	res, conflicts, err := p.Judge(inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+		return lookupReadings(ctx, tx, keys, into)
+	})
+	if err != nil {
 		return res, err
 	}
-
-	var conflicts []conflictRow
-	judge := func(w row) error {
-		old, ok := stored[w.key]
-		if !ok {
-			return fmt.Errorf("reading %s: neither inserted nor found", describe(w.r))
-		}
-		if meterdata.SameValues(old, w.r) {
-			res.Duplicates++
-			return nil
-		}
-		oldVals, err := encodeValues(old.Values)
-		if err != nil {
-			return err
-		}
-		conflicts = append(conflicts, conflictRow{stored: old, storedVals: oldVals, received: w})
-		res.Conflicts++
-		return nil
-	}
-	for _, u := range p.unique {
-		if _, ok := inserted[u.key]; ok {
-			res.Inserted++
-			continue
-		}
-		if err := judge(u); err != nil {
-			return res, err
-		}
-	}
-	for _, w := range p.repeats {
-		if err := judge(w); err != nil {
-			return res, err
-		}
-	}
+	res.Gap = gap
 	if err := insertConflicts(ctx, tx, b.Terminal, conflicts, now); err != nil {
 		return res, err
 	}

@@ -25,11 +25,15 @@ class APIError extends Error {
 // api calls the REST API and returns the decoded JSON body (null for 204). A non-2xx
 // answer throws an APIError carrying the server's message from {"error":{"message"}}.
 async function api(path, { method = 'GET', body } = {}) {
+  // X-Requested-With marks a script's request: the server must not answer it with a
+  // Basic-auth challenge, which would open the browser's own password dialog.
+  const headers = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch(API + path, {
       method,
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
