@@ -4,14 +4,18 @@ BIN     := bin
 PKGS    := ./...
 FUZZTIME ?= 10s
 
-.PHONY: demo test test-go test-web vet build cross bench fuzz clean
+.PHONY: demo test setup test-go test-web vet build cross bench fuzz clean
 
 ## demo: run the whole system on embedded defaults (head-end + simulated terminals and meters)
 demo:
 	$(GO) run ./cmd/gridmeter-demo
 
 ## test: set up what the tests need (idempotent) and run every test
-test: vet test-go test-web
+test: setup vet test-go test-web
+
+## setup: Debian chromium and the web tests' npm packages, only if missing
+setup:
+	sh scripts/web-test-setup.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -21,7 +25,6 @@ test-go:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-web: build
-	bash scripts/web-test-setup.sh
 	cd web && node --test --test-concurrency=1 e2e/
 
 ## build: every binary into bin/

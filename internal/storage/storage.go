@@ -14,33 +14,72 @@ import (
 	"gridmeter/internal/meterdata"
 )
 
-// ErrNotFound is returned when a requested meter or terminal does not exist.
+// ErrNotFound is returned when a requested meter, terminal or reading does not exist.
 var ErrNotFound = errors.New("not found")
 
+// DefaultLimit is how many readings (ReadingQuery.Limit) or conflicts (Conflicts' limit) a
+// query returns at most when its limit is 0 or less.
+const DefaultLimit = 10000
+
 // Batch is one reading batch as a terminal sent it, with the terminal's sequence numbers.
+// StoreBatch refuses, storing nothing and creating no terminal, a batch whose Terminal fails
+// meterdata.ValidateTerminalID or whose numbers break 1 <= FirstSeq <= LastSeq <= math.MaxInt64
+// (the stores keep them as signed 64-bit integers).
 type Batch struct {
 	Terminal string
 	FirstSeq uint64 // sequence number of the first reading in the batch (>= 1)
-	LastSeq  uint64 // sequence number of the last reading (>= FirstSeq)
+	LastSeq  uint64 // sequence number of the last reading (>= FirstSeq, <= math.MaxInt64)
+	// Readings may be empty: a batch of sequence numbers that carried nothing still counts in
+	// Terminal.Batches and advances LastSeq. Readings is not checked against Terminal: the
+	// store takes a meter of another terminal as readily (see StoreBatch).
 	Readings []meterdata.Reading
 }
 
-// BatchResult says what storing a batch did.
+// BatchResult says what storing a batch did. Inserted + Duplicates + Conflicts is
+// len(Batch.Readings), repeats inside the batch included.
 type BatchResult struct {
-	Inserted   int    // readings stored for the first time
-	Duplicates int    // readings whose key existed with the same values (no-op)
-	Conflicts  int    // readings whose key existed with other values (kept in the conflict log)
-	Gap        uint64 // sequence numbers skipped between the terminal's previous highest and FirstSeq
+	Inserted   int // readings stored for the first time
+	Duplicates int // readings whose key existed with the same values, quality aside (no-op)
+	Conflicts  int // readings whose key existed with other values (logged; the stored one is kept)
+	// Gap is how many sequence numbers were skipped between the terminal's LastSeq before
+	// this batch and FirstSeq: FirstSeq-LastSeq-1 if FirstSeq > LastSeq+1, else 0. A new
+	// terminal's LastSeq is 0, so its first batch starting at 5 has a gap of 4. A resent,
+	// overlapping or late batch (one filling an earlier gap) has a gap of 0 and does not
+	// reduce Terminal.SeqGaps.
+	Gap uint64
 }
 
 // ReadingWriter stores readings exactly once.
 type ReadingWriter interface {
 	// StoreBatch stores the batch's readings and advances the terminal's sequence bookkeeping
-	// in one transaction: when it returns nil, everything is durable; on error, nothing is.
-	// A reading whose key (meter, kind, time) exists with the same values is a duplicate and
-	// changes nothing; with other values it is recorded as a conflict and the stored value is
-	// kept. Meters not yet known are created from their ids (protocol "" until described).
-	// The readings must already be valid (meterdata.Reading.Validate).
+	// in one transaction: when it returns nil, everything is durable; on error (a cancelled
+	// ctx included), nothing is: no reading, meter, conflict or terminal change.
+	//
+	// A reading's key is (meter, kind, time at the millisecond, UTC): meterdata.Key. A
+	// reading whose key is stored with the same values (meterdata.SameValues: quality flags
+	// are not compared) is a duplicate and changes nothing; with other values it is a
+	// conflict: the stored reading is kept and the arrival is appended to the conflict log,
+	// every time it arrives (a resent conflict is logged, and counted, again). Inside one
+	// batch only the first occurrence of a key can be inserted; each later one is judged, as
+	// a duplicate or a conflict, against what is then stored under the key (that first
+	// occurrence, or an older reading). Of concurrent calls sharing a key, exactly one counts
+	// it as Inserted.
+	//
+	// Meters not yet known are created from their ids (Terminal, Bus, Address; protocol and
+	// description "" until UpsertMeters describes them); a known meter is left as it is. The
+	// store does not check that a reading's meter belongs to b.Terminal: that is the
+	// caller's check (ingest's, through message.DecodeReadingBatch); such a reading is stored
+	// and counted for b.Terminal.
+	//
+	// The terminal is created if new (State and Software ""), and then LastSeq becomes
+	// max(LastSeq, b.LastSeq), SeqGaps grows by the result's Gap, Batches by 1 (resent
+	// batches too), Readings by Inserted, Conflicts by Conflicts, and LastSeen becomes the
+	// arrival time (the store's clock) unless it is already later.
+	//
+	// The readings must be valid (meterdata.Reading.Validate). The store refuses the whole
+	// batch for a malformed meter id, an unknown kind, no values, a time outside
+	// meterdata.EarliestTime..LatestTime or unknown quality bits (and for a Batch breaking
+	// the rules stated on Batch); it does not check channel names or their number.
 	StoreBatch(ctx context.Context, b Batch) (BatchResult, error)
 }
 
@@ -48,37 +87,49 @@ type ReadingWriter interface {
 type ReadingQuery struct {
 	Meter meterdata.MeterID
 	Kind  meterdata.Kind // "" for every kind
-	From  time.Time      // inclusive
-	To    time.Time      // exclusive
-	Limit int            // at most this many, oldest first; 0 means the backend's default (10,000)
+	// From (inclusive) and To (exclusive) bound the reading time in any time zone, to the
+	// nanosecond: a stored time t, a whole millisecond, is selected if From <= t < To. A zero
+	// From or To leaves that end open; To <= From selects nothing.
+	From  time.Time
+	To    time.Time
+	Limit int // at most this many, oldest first; 0 or less means DefaultLimit (10,000)
 }
 
-// ReadingReader reads stored readings.
+// ReadingReader reads stored readings. A meter that is not known is not an error: it has
+// no readings.
 type ReadingReader interface {
-	// Readings returns the readings matching q in time order (then kind).
+	// Readings returns the readings matching q in time order, then kind; none (and no
+	// error) for an unknown meter.
 	Readings(ctx context.Context, q ReadingQuery) ([]meterdata.Reading, error)
-	// LatestReading returns the newest reading of a meter and kind; ErrNotFound if none.
+	// LatestReading returns the newest reading of a meter and kind; kind "" means any kind
+	// (on a tie in time, the greatest kind name). ErrNotFound if there is none.
 	LatestReading(ctx context.Context, meter meterdata.MeterID, kind meterdata.Kind) (meterdata.Reading, error)
-	// CountReadings returns how many readings are stored for a meter (all kinds).
+	// CountReadings returns how many readings are stored for a meter (all kinds); 0, not
+	// an error, for an unknown meter.
 	CountReadings(ctx context.Context, meter meterdata.MeterID) (int, error)
 }
 
 // Conflict is a reading that arrived with the key of a stored reading but other values.
 type Conflict struct {
-	Stored   meterdata.Reading
-	Received meterdata.Reading
-	At       time.Time // when the conflicting reading arrived
+	Stored   meterdata.Reading // what was (and still is) stored under the key
+	Received meterdata.Reading // what arrived
+	At       time.Time         // when it arrived (the store's clock, UTC, milliseconds)
 }
 
 // ConflictReader lists recorded conflicts.
 type ConflictReader interface {
-	// Conflicts returns the conflicts of a meter ("" for all), newest first, at most limit.
+	// Conflicts returns the conflicts of a meter ("" for all), newest arrival first, at most
+	// limit (0 or less means DefaultLimit). Every conflicting arrival is one entry, resent
+	// ones included.
 	Conflicts(ctx context.Context, meter meterdata.MeterID, limit int) ([]Conflict, error)
 }
 
 // MeterStore keeps meter descriptors.
 type MeterStore interface {
-	// UpsertMeters creates or updates the descriptors (matched by ID).
+	// UpsertMeters creates or updates the descriptors (matched by ID), replacing every
+	// field of a known one, in one transaction. Every descriptor must pass
+	// meterdata.Meter.Validate, else the whole call is refused and nothing is stored. Of
+	// two descriptors with one id, the later wins; an empty list is a no-op.
 	UpsertMeters(ctx context.Context, ms []meterdata.Meter) error
 	// Meters returns every meter ordered by id.
 	Meters(ctx context.Context) ([]meterdata.Meter, error)
@@ -86,30 +137,34 @@ type MeterStore interface {
 	Meter(ctx context.Context, id meterdata.MeterID) (meterdata.Meter, error)
 }
 
-// Terminal is what the head-end knows of a terminal.
+// Terminal is what the head-end knows of a terminal. A terminal exists once it has sent a
+// status or a stored batch.
 type Terminal struct {
 	ID        string
-	State     string    // "online", "offline", or "" if never reported
-	Software  string    // software version the terminal reported
-	LastSeen  time.Time // last status or batch received (UTC); zero if never
+	State     string    // "online", "offline", or "" if never reported; from the newest status by At
+	Software  string    // software version of the newest status by At; "" if never reported
+	LastSeen  time.Time // latest status At or batch arrival (UTC); never goes back; zero if never
 	LastSeq   uint64    // highest reading sequence number stored
-	SeqGaps   uint64    // sequence numbers found missing so far
-	Batches   uint64    // batches stored
+	SeqGaps   uint64    // sequence numbers found missing so far (sum of BatchResult.Gap)
+	Batches   uint64    // batches stored, resent ones included
 	Readings  uint64    // readings inserted (not counting duplicates)
-	Conflicts uint64    // conflicts recorded
+	Conflicts uint64    // conflicts recorded, resent ones included
 }
 
 // TerminalStatus is a terminal's retained status message as received.
 type TerminalStatus struct {
-	ID       string
+	ID       string // must pass meterdata.ValidateTerminalID
 	State    string
 	Software string
-	At       time.Time
+	At       time.Time // when the terminal sent it; zero means now (the store's clock)
 }
 
 // TerminalStore keeps terminals.
 type TerminalStore interface {
-	// UpdateTerminalStatus records a status message (creating the terminal if new).
+	// UpdateTerminalStatus records a status message, creating the terminal if new. State
+	// and Software are taken from the newest status by At (one with the same At as the
+	// last applied replaces it); an older status arriving late changes neither, and
+	// LastSeen only moves forward. The sequence counters are left alone.
 	UpdateTerminalStatus(ctx context.Context, s TerminalStatus) error
 	// Terminals returns every terminal ordered by id.
 	Terminals(ctx context.Context) ([]Terminal, error)

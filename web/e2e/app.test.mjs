@@ -76,7 +76,13 @@ async function startDemo() {
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', keep);
   child.stdout.setEncoding('utf8');
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // Should this test process die without running its after hook, take the demo along.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    process.off('exit', killOnExit);
+    resolve({ code, signal });
+  }));
   exited.then((how) => { demo.exited = how; });
   demo.exitedPromise = exited;
 
@@ -127,6 +133,8 @@ async function stopDemo(demo) {
       demo.child.kill('SIGKILL');
       await demo.exitedPromise;
       console.error(`gridmeter-demo did not stop within ${DEMO_STOP_TIMEOUT / 1000} s of SIGINT; killed`);
+    } else if (demo.exited && demo.exited.code !== 0) {
+      console.error(`gridmeter-demo exited with code ${demo.exited.code} (signal ${demo.exited.signal}) after SIGINT; output:\n${demo.output.slice(-4000)}`);
     }
   }
   await rm(demo.dir, { recursive: true, force: true });

@@ -13,9 +13,9 @@
 //
 // # Storing a batch
 //
-// The readings of a batch are de-duplicated in Go (a key repeated inside the batch is judged
-// against its first occurrence), then inserted with ON CONFLICT DO NOTHING RETURNING the
-// keys actually inserted:
+// The readings of a batch are checked and de-duplicated in Go by package batchplan (a key
+// repeated inside the batch is judged against its first occurrence), then inserted with ON
+// CONFLICT DO NOTHING RETURNING the keys actually inserted:
 //
 //   - batches below the COPY threshold (WithCopyThreshold, default 2,048 readings) in one
 //     INSERT … SELECT FROM unnest($1::text[], …): one statement, five array parameters;
@@ -25,7 +25,7 @@
 //     thousand readings (the staging table costs what COPY saves); it streams a large batch
 //     instead of building it into one message.
 //
-// The keys not inserted are then read back and compared in Go (meterdata.SameValues): same
+// The keys not inserted are then read back and compared in Go (batchplan.Plan.Judge): same
 // values is a duplicate, other values a conflict written to the conflicts table with both
 // the stored and the received values. The stored reading is never changed.
 //

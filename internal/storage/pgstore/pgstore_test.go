@@ -109,17 +109,20 @@ func openIn(t testing.TB, dsn, schema string, opts ...pgstore.Option) *pgstore.S
 	return s
 }
 
-// TestContract runs the suite twice: every batch through unnest, every batch through COPY.
+// insertPaths are StoreBatch's two ways of inserting readings, chosen by the COPY threshold:
+// every batch through unnest, every batch through COPY.
+var insertPaths = []struct {
+	name      string
+	threshold int
+}{
+	{"unnest", math.MaxInt},
+	{"copy", 1},
+}
+
+// TestContract runs the suite once per insert path.
 func TestContract(t *testing.T) {
 	testDSN(t) // one clear failure rather than one per subtest
-	tests := []struct {
-		name      string
-		threshold int
-	}{
-		{"unnest", math.MaxInt},
-		{"copy", 1},
-	}
-	for _, tc := range tests {
+	for _, tc := range insertPaths {
 		t.Run(tc.name, func(t *testing.T) {
 			storagetest.Run(t, func(t *testing.T) storage.Store {
 				return openFresh(t, pgstore.WithCopyThreshold(tc.threshold))
@@ -247,36 +250,12 @@ func TestOpenErrors(t *testing.T) {
 
 func TestClock(t *testing.T) {
 	at := time.Date(2030, 5, 6, 7, 8, 9, 10_500_000, time.FixedZone("x", 3600))
-	s := openFresh(t, pgstore.WithClock(func() time.Time { return at }))
-	m, _ := meterdata.NewMeterID("T1", "bus1", "1")
-	r := meterdata.Reading{Meter: m, Kind: meterdata.KindInstant, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)}
-	for i, v := range []int64{1, 2} {
-		r.Values = map[string]int64{"p": v}
-		if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: uint64(i + 1), LastSeq: uint64(i + 1), Readings: []meterdata.Reading{r}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := at.UTC().Truncate(time.Millisecond)
-	term, err := s.Terminal(t.Context(), "T1")
-	if err != nil || !term.LastSeen.Equal(want) {
-		t.Errorf("LastSeen = %v, %v; want %v", term.LastSeen, err, want)
-	}
-	cs, err := s.Conflicts(t.Context(), m, 0)
-	if err != nil || len(cs) != 1 || !cs[0].At.Equal(want) {
-		t.Errorf("Conflicts = %+v, %v; want one at %v", cs, err, want)
-	}
+	storagetest.CheckClock(t, openFresh(t, pgstore.WithClock(func() time.Time { return at })), at)
 }
 
 func BenchmarkStoreBatch(b *testing.B) {
 	testDSN(b)
-	tests := []struct {
-		name      string
-		threshold int
-	}{
-		{"unnest", math.MaxInt},
-		{"copy", 1},
-	}
-	for _, tc := range tests {
+	for _, tc := range insertPaths {
 		b.Run(tc.name, func(b *testing.B) {
 			storagetest.BenchStoreBatch(b, openFresh(b, pgstore.WithCopyThreshold(tc.threshold)))
 		})

@@ -14,10 +14,8 @@ import (
 
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/storage"
+	"gridmeter/internal/storage/batchplan"
 )
-
-// defaultLimit is how many readings or conflicts a query returns when its limit is 0.
-const defaultLimit = 10000
 
 // defaultCopyThreshold is the batch size from which StoreBatch goes through COPY. Measured
 // here (BenchmarkStoreBatch and batches of 50 to 5,000 readings), the single unnest INSERT is
@@ -128,10 +126,7 @@ func (s *Store) StoreBatch(ctx context.Context, b storage.Batch) (storage.BatchR
 	fail := func(err error) (storage.BatchResult, error) {
 		return storage.BatchResult{}, fmt.Errorf("pgstore: store batch from terminal %s (seq %d..%d): %w", b.Terminal, b.FirstSeq, b.LastSeq, err)
 	}
-	if err := checkBatch(b); err != nil {
-		return fail(err)
-	}
-	p, err := newPlan(b.Readings)
+	p, err := batchplan.New(b)
 	if err != nil {
 		return fail(err)
 	}
@@ -157,7 +152,7 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") // deadlock_detected, serialization_failure
 }
 
-func (s *Store) storeBatch(ctx context.Context, b storage.Batch, p plan, now int64) (res storage.BatchResult, err error) {
+func (s *Store) storeBatch(ctx context.Context, b storage.Batch, p batchplan.Plan, now int64) (res storage.BatchResult, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
@@ -177,9 +172,9 @@ func (s *Store) storeBatch(ctx context.Context, b storage.Batch, p plan, now int
 	first.Queue(`SELECT last_seq FROM terminals WHERE id = $1 FOR UPDATE`, b.Terminal).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&prevSeq)
 	})
-	if len(p.meters) > 0 {
-		ids, terms, buses, addrs := make([]string, len(p.meters)), make([]string, len(p.meters)), make([]string, len(p.meters)), make([]string, len(p.meters))
-		for i, m := range p.meters {
+	if len(p.Meters) > 0 {
+		ids, terms, buses, addrs := make([]string, len(p.Meters)), make([]string, len(p.Meters)), make([]string, len(p.Meters)), make([]string, len(p.Meters))
+		for i, m := range p.Meters {
 			ids[i], terms[i], buses[i], addrs[i] = string(m.ID), m.Terminal, m.Bus, m.Address
 		}
 		first.Queue(`INSERT INTO meters (id, terminal, bus, address)
@@ -188,59 +183,19 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT
 	if err := tx.SendBatch(ctx, &first).Close(); err != nil {
 		return res, fmt.Errorf("lock terminal, create meters: %w", err)
 	}
-	if b.FirstSeq > uint64(prevSeq)+1 {
-		res.Gap = b.FirstSeq - uint64(prevSeq) - 1
-	}
+	gap := batchplan.Gap(prevSeq, b.FirstSeq)
 
-	inserted, err := s.insertReadings(ctx, tx, p.unique, now)
+	inserted, err := s.insertReadings(ctx, tx, p.Unique, now)
 	if err != nil {
 		return res, err
 	}
-	stored := make(map[meterdata.Key]meterdata.Reading, len(p.unique))
-	var missing []meterdata.Key
-	for _, u := range p.unique {
-		if _, ok := inserted[u.key]; ok {
-			stored[u.key] = u.r
-		} else {
-			missing = append(missing, u.key)
-		}
-	}
-	if err := lookupReadings(ctx, tx, missing, stored); err != nil {
+	res, conflicts, err := p.Judge(inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+		return lookupReadings(ctx, tx, keys, into)
+	})
+	if err != nil {
 		return res, err
 	}
-
-	var conflicts []conflictRow
-	judge := func(w row) error {
-		old, ok := stored[w.key]
-		if !ok {
-			return fmt.Errorf("reading %s: neither inserted nor found", describe(w.r))
-		}
-		if meterdata.SameValues(old, w.r) {
-			res.Duplicates++
-			return nil
-		}
-		oldVals, err := encodeValues(old.Values)
-		if err != nil {
-			return err
-		}
-		conflicts = append(conflicts, conflictRow{stored: old, storedVals: oldVals, received: w})
-		res.Conflicts++
-		return nil
-	}
-	for _, u := range p.unique {
-		if _, ok := inserted[u.key]; ok {
-			res.Inserted++
-			continue
-		}
-		if err := judge(u); err != nil {
-			return res, err
-		}
-	}
-	for _, w := range p.repeats {
-		if err := judge(w); err != nil {
-			return res, err
-		}
-	}
+	res.Gap = gap
 
 	var last pgx.Batch
 	if len(conflicts) > 0 {
@@ -272,7 +227,7 @@ WHERE id = $1`, b.Terminal, now, int64(b.LastSeq), int64(res.Gap), res.Inserted,
 
 // insertReadings inserts the rows whose key is free, in the order given (key order), and
 // returns the keys it inserted.
-func (s *Store) insertReadings(ctx context.Context, tx pgx.Tx, rows []row, now int64) (map[meterdata.Key]struct{}, error) {
+func (s *Store) insertReadings(ctx context.Context, tx pgx.Tx, rows []batchplan.Row, now int64) (map[meterdata.Key]struct{}, error) {
 	inserted := make(map[meterdata.Key]struct{}, len(rows))
 	if len(rows) == 0 {
 		return inserted, nil
@@ -289,7 +244,7 @@ func (s *Store) insertReadings(ctx context.Context, tx pgx.Tx, rows []row, now i
 			[]string{"ord", "meter_id", "kind", "ts", "quality", "vals"},
 			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 				w := rows[i]
-				return []any{int32(i), string(w.key.Meter), string(w.key.Kind), w.key.Time, int16(w.r.Quality), w.vals}, nil
+				return []any{int32(i), string(w.Key.Meter), string(w.Key.Kind), w.Key.Time, int16(w.Reading.Quality), w.Vals}, nil
 			}))
 		if err != nil {
 			return nil, fmt.Errorf("copy %d readings to the staging table: %w", len(rows), err)
@@ -300,7 +255,7 @@ ON CONFLICT (meter_id, kind, ts) DO NOTHING RETURNING meter_id, kind, ts`, now)
 	} else {
 		meters, kinds, tss, quals, vals := make([]string, len(rows)), make([]string, len(rows)), make([]int64, len(rows)), make([]int16, len(rows)), make([]string, len(rows))
 		for i, w := range rows {
-			meters[i], kinds[i], tss[i], quals[i], vals[i] = string(w.key.Meter), string(w.key.Kind), w.key.Time, int16(w.r.Quality), w.vals
+			meters[i], kinds[i], tss[i], quals[i], vals[i] = string(w.Key.Meter), string(w.Key.Kind), w.Key.Time, int16(w.Reading.Quality), w.Vals
 		}
 		rs, err = tx.Query(ctx, `INSERT INTO readings (meter_id, kind, ts, quality, vals, received_at)
 SELECT m, k, t, q, v::jsonb, $6 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::text[]) AS u(m, k, t, q, v)
@@ -316,7 +271,7 @@ ON CONFLICT (meter_id, kind, ts) DO NOTHING RETURNING meter_id, kind, ts`, meter
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("insert readings: %s: %w", culprit(rows), err)
+		return nil, fmt.Errorf("insert readings: %s: %w", batchplan.Culprit(rows), err)
 	}
 	return inserted, nil
 }
@@ -341,20 +296,14 @@ FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(meter_id, kind, ts) JOIN 
 	return nil
 }
 
-type conflictRow struct {
-	stored     meterdata.Reading
-	storedVals string
-	received   row
-}
-
-func queueConflicts(bt *pgx.Batch, terminal string, cs []conflictRow, now int64) {
+func queueConflicts(bt *pgx.Batch, terminal string, cs []batchplan.Conflict, now int64) {
 	n := len(cs)
 	meters, kinds, tss := make([]string, n), make([]string, n), make([]int64, n)
 	sq, sv, rq, rv := make([]int16, n), make([]string, n), make([]int16, n), make([]string, n)
 	for i, c := range cs {
-		k := c.received.key
+		k := c.Received.Key
 		meters[i], kinds[i], tss[i] = string(k.Meter), string(k.Kind), k.Time
-		sq[i], sv[i], rq[i], rv[i] = int16(c.stored.Quality), c.storedVals, int16(c.received.r.Quality), c.received.vals
+		sq[i], sv[i], rq[i], rv[i] = int16(c.Stored.Quality), c.StoredVals, int16(c.Received.Reading.Quality), c.Received.Vals
 	}
 	bt.Queue(`INSERT INTO conflicts (meter_id, kind, ts, terminal, stored_quality, stored_vals, received_quality, received_vals, received_at)
 SELECT m, k, t, $8, sq, sv::jsonb, rq, rv::jsonb, $9
@@ -368,12 +317,11 @@ func forEachReading(rs pgx.Rows, fn func(meterdata.Reading)) error {
 	var ts int64
 	var quality int16
 	_, err := pgx.ForEachRow(rs, []any{&meter, &kind, &ts, &quality, &vals}, func() error {
-		v, err := decodeValues(vals)
+		r, err := batchplan.DecodeReading(meter, kind, ts, meterdata.Quality(quality), vals)
 		if err != nil {
-			return fmt.Errorf("meter %s kind %s ts %d: %w", meter, kind, ts, err)
+			return err
 		}
-		fn(meterdata.Reading{Meter: meterdata.MeterID(meter), Kind: meterdata.Kind(kind), Time: fromMilli(ts),
-			Values: v, Quality: meterdata.Quality(quality)})
+		fn(r)
 		return nil
 	})
 	return err
@@ -392,13 +340,13 @@ func kinds(k meterdata.Kind) []string {
 	return out
 }
 
-// Readings implements storage.ReadingReader. A zero From or To leaves that end open.
+// Readings implements storage.ReadingReader.
 func (s *Store) Readings(ctx context.Context, q storage.ReadingQuery) ([]meterdata.Reading, error) {
 	limit := q.Limit
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = storage.DefaultLimit
 	}
-	from, to := timeBounds(q)
+	from, to := batchplan.TimeBounds(q)
 	// With one kind the primary key's order is the wanted order.
 	order := `ts`
 	if q.Kind == "" {
@@ -417,7 +365,7 @@ WHERE meter_id = $1 AND kind = ANY($2) AND ts >= $3 AND ts < $4 ORDER BY `+order
 	return out, nil
 }
 
-// LatestReading implements storage.ReadingReader. Kind "" means any kind.
+// LatestReading implements storage.ReadingReader.
 func (s *Store) LatestReading(ctx context.Context, meter meterdata.MeterID, kind meterdata.Kind) (meterdata.Reading, error) {
 	rs, err := s.pool.Query(ctx, `SELECT meter_id, kind, ts, quality, vals::text FROM readings
 WHERE meter_id = $1 AND kind = ANY($2) ORDER BY ts DESC, kind DESC LIMIT 1`, string(meter), kinds(kind))
@@ -443,10 +391,10 @@ func (s *Store) CountReadings(ctx context.Context, meter meterdata.MeterID) (int
 	return int(n), nil
 }
 
-// Conflicts implements storage.ConflictReader. A limit of 0 or less means 10,000.
+// Conflicts implements storage.ConflictReader.
 func (s *Store) Conflicts(ctx context.Context, meter meterdata.MeterID, limit int) ([]storage.Conflict, error) {
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = storage.DefaultLimit
 	}
 	const cols = `SELECT meter_id, kind, ts, stored_quality, stored_vals::text, received_quality, received_vals::text, received_at FROM conflicts`
 	var rs pgx.Rows
@@ -462,18 +410,10 @@ func (s *Store) Conflicts(ctx context.Context, meter meterdata.MeterID, limit in
 		var ts, at int64
 		var sQ, rQ int16
 		_, err = pgx.ForEachRow(rs, []any{&m, &kind, &ts, &sQ, &sVals, &rQ, &rVals, &at}, func() error {
-			sv, err := decodeValues(sVals)
+			c, err := batchplan.DecodeConflict(m, kind, ts, meterdata.Quality(sQ), sVals, meterdata.Quality(rQ), rVals, at)
 			if err != nil {
-				return fmt.Errorf("stored: %w", err)
+				return err
 			}
-			rv, err := decodeValues(rVals)
-			if err != nil {
-				return fmt.Errorf("received: %w", err)
-			}
-			base := meterdata.Reading{Meter: meterdata.MeterID(m), Kind: meterdata.Kind(kind), Time: fromMilli(ts)}
-			c := storage.Conflict{Stored: base, Received: base, At: fromMilli(at)}
-			c.Stored.Values, c.Stored.Quality = sv, meterdata.Quality(sQ)
-			c.Received.Values, c.Received.Quality = rv, meterdata.Quality(rQ)
 			out = append(out, c)
 			return nil
 		})
@@ -484,8 +424,7 @@ func (s *Store) Conflicts(ctx context.Context, meter meterdata.MeterID, limit in
 	return out, nil
 }
 
-// UpsertMeters implements storage.MeterStore. Every descriptor must pass meterdata.Meter.Validate;
-// otherwise nothing is stored.
+// UpsertMeters implements storage.MeterStore.
 func (s *Store) UpsertMeters(ctx context.Context, ms []meterdata.Meter) error {
 	for _, m := range ms {
 		if err := m.Validate(); err != nil {
@@ -554,9 +493,7 @@ func (s *Store) Meter(ctx context.Context, id meterdata.MeterID) (meterdata.Mete
 	return m, nil
 }
 
-// UpdateTerminalStatus implements storage.TerminalStore. State and software are taken from
-// the newest status by At (an older status arriving late changes only LastSeen, which never
-// goes back); a zero At means now.
+// UpdateTerminalStatus implements storage.TerminalStore.
 func (s *Store) UpdateTerminalStatus(ctx context.Context, st storage.TerminalStatus) error {
 	if err := meterdata.ValidateTerminalID(st.ID); err != nil {
 		return fmt.Errorf("pgstore: update terminal status: %w", err)
@@ -588,7 +525,7 @@ func scanTerminal(row pgx.CollectableRow) (storage.Terminal, error) {
 		return storage.Terminal{}, err
 	}
 	if lastSeen != nil {
-		t.LastSeen = fromMilli(*lastSeen)
+		t.LastSeen = batchplan.FromMilli(*lastSeen)
 	}
 	t.LastSeq, t.SeqGaps, t.Batches, t.Readings, t.Conflicts =
 		uint64(seq), uint64(gaps), uint64(batches), uint64(readings), uint64(conflicts)

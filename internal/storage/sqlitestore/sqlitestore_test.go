@@ -152,23 +152,7 @@ func TestClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m, _ := meterdata.NewMeterID("T1", "bus1", "1")
-	r := meterdata.Reading{Meter: m, Kind: meterdata.KindInstant, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"p": 1}}
-	for i, v := range []int64{1, 2} {
-		r.Values = map[string]int64{"p": v}
-		if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: uint64(i + 1), LastSeq: uint64(i + 1), Readings: []meterdata.Reading{r}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := at.UTC().Truncate(time.Millisecond)
-	term, err := s.Terminal(t.Context(), "T1")
-	if err != nil || !term.LastSeen.Equal(want) {
-		t.Errorf("LastSeen = %v, %v; want %v", term.LastSeen, err, want)
-	}
-	cs, err := s.Conflicts(t.Context(), m, 0)
-	if err != nil || len(cs) != 1 || !cs[0].At.Equal(want) {
-		t.Errorf("Conflicts = %+v, %v; want one at %v", cs, err, want)
-	}
+	storagetest.CheckClock(t, s, at)
 	if _, err := s.Meter(t.Context(), "T9.bus1.1"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Meter(unknown): %v", err)
 	}

@@ -14,10 +14,8 @@ import (
 
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/storage"
+	"gridmeter/internal/storage/batchplan"
 )
-
-// defaultLimit is how many readings or conflicts a query returns when its limit is 0.
-const defaultLimit = 10000
 
 // chunkRows is how many rows one multi-row statement carries (6 bind variables per reading
 // row, far below SQLite's 32,766 limit; larger chunks did not measure faster).
@@ -218,7 +216,7 @@ func insertMeters(ctx context.Context, tx *sql.Tx, ms []meterdata.Meter) error {
 }
 
 // insertReadings inserts the rows whose key is free and returns the keys it inserted.
-func insertReadings(ctx context.Context, tx *sql.Tx, rows []row, now int64) (map[meterdata.Key]struct{}, error) {
+func insertReadings(ctx context.Context, tx *sql.Tx, rows []batchplan.Row, now int64) (map[meterdata.Key]struct{}, error) {
 	inserted := make(map[meterdata.Key]struct{}, len(rows))
 	for start := 0; start < len(rows); start += chunkRows {
 		chunk := rows[start:min(start+chunkRows, len(rows))]
@@ -231,7 +229,7 @@ func insertReadings(ctx context.Context, tx *sql.Tx, rows []row, now int64) (map
 				q.WriteByte(',')
 			}
 			q.WriteString("(?,?,?,?,?,?)")
-			args = append(args, string(w.key.Meter), string(w.key.Kind), w.key.Time, int64(w.r.Quality), w.vals, now)
+			args = append(args, string(w.Key.Meter), string(w.Key.Kind), w.Key.Time, int64(w.Reading.Quality), w.Vals, now)
 		}
 		// RETURNING lists only the rows actually inserted, not those DO NOTHING skipped.
 		q.WriteString(` ON CONFLICT (meter_id, kind, ts) DO NOTHING RETURNING meter_id, kind, ts`)
@@ -252,7 +250,7 @@ func insertReadings(ctx context.Context, tx *sql.Tx, rows []row, now int64) (map
 			}
 			return rs.Err()
 		}(); err != nil {
-			return nil, fmt.Errorf("insert readings: %s: %w", culprit(chunk), err)
+			return nil, fmt.Errorf("insert readings: %s: %w", batchplan.Culprit(chunk), err)
 		}
 	}
 	return inserted, nil
@@ -294,13 +292,7 @@ func lookupReadings(ctx context.Context, tx *sql.Tx, keys []meterdata.Key, into 
 	return nil
 }
 
-type conflictRow struct {
-	stored     meterdata.Reading
-	storedVals string
-	received   row
-}
-
-func insertConflicts(ctx context.Context, tx *sql.Tx, terminal string, cs []conflictRow, now int64) error {
+func insertConflicts(ctx context.Context, tx *sql.Tx, terminal string, cs []batchplan.Conflict, now int64) error {
 	for start := 0; start < len(cs); start += chunkRows {
 		chunk := cs[start:min(start+chunkRows, len(cs))]
 		var q strings.Builder
@@ -311,12 +303,12 @@ func insertConflicts(ctx context.Context, tx *sql.Tx, terminal string, cs []conf
 				q.WriteByte(',')
 			}
 			q.WriteString("(?,?,?,?,?,?,?,?,?)")
-			k := c.received.key
+			k := c.Received.Key
 			args = append(args, string(k.Meter), string(k.Kind), k.Time, terminal,
-				int64(c.stored.Quality), c.storedVals, int64(c.received.r.Quality), c.received.vals, now)
+				int64(c.Stored.Quality), c.StoredVals, int64(c.Received.Reading.Quality), c.Received.Vals, now)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("record conflict %s: %w", describe(chunk[0].received.r), err)
+			return fmt.Errorf("record conflict %s: %w", batchplan.Describe(chunk[0].Received.Reading), err)
 		}
 	}
 	return nil
@@ -325,6 +317,24 @@ func insertConflicts(ctx context.Context, tx *sql.Tx, terminal string, cs []conf
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
+// collect runs a query on db and scans every row it returns with scan.
+func collect[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rs, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []T
+	for rs.Next() {
+		v, err := scan(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
 // scanReading scans meter_id, kind, ts, quality, vals.
 func scanReading(sc scanner) (meterdata.Reading, error) {
 	var meter, kind, vals string
@@ -332,14 +342,7 @@ func scanReading(sc scanner) (meterdata.Reading, error) {
 	if err := sc.Scan(&meter, &kind, &ts, &quality, &vals); err != nil {
 		return meterdata.Reading{}, err
 	}
-	v, err := decodeValues(vals)
-	if err != nil {
-		return meterdata.Reading{}, fmt.Errorf("meter %s kind %s ts %d: %w", meter, kind, ts, err)
-	}
-	return meterdata.Reading{
-		Meter: meterdata.MeterID(meter), Kind: meterdata.Kind(kind), Time: fromMilli(ts),
-		Values: v, Quality: meterdata.Quality(quality),
-	}, nil
+	return batchplan.DecodeReading(meter, kind, ts, meterdata.Quality(quality), vals)
 }
 
 // kindFilter returns the SQL condition and arguments selecting q.Kind, or every known kind
@@ -355,37 +358,25 @@ func kindFilter(k meterdata.Kind) (string, []any) {
 	return "kind IN (" + strings.TrimSuffix(strings.Repeat("?,", len(args)), ",") + ")", args
 }
 
-// Readings implements storage.ReadingReader. A zero From or To leaves that end open.
+// Readings implements storage.ReadingReader.
 func (s *Store) Readings(ctx context.Context, q storage.ReadingQuery) ([]meterdata.Reading, error) {
 	limit := q.Limit
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = storage.DefaultLimit
 	}
-	from, to := timeBounds(q)
+	from, to := batchplan.TimeBounds(q)
 	cond, args := kindFilter(q.Kind)
 	args = append([]any{string(q.Meter)}, args...)
 	args = append(args, from, to, limit)
-	rs, err := s.r.QueryContext(ctx, `SELECT meter_id, kind, ts, quality, vals FROM readings
+	out, err := collect(ctx, s.r, scanReading, `SELECT meter_id, kind, ts, quality, vals FROM readings
 WHERE meter_id = ? AND `+cond+` AND ts >= ? AND ts < ? ORDER BY ts, kind LIMIT ?`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: readings of meter %s kind %q: %w", q.Meter, q.Kind, err)
-	}
-	defer rs.Close()
-	var out []meterdata.Reading
-	for rs.Next() {
-		r, err := scanReading(rs)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: readings of meter %s kind %q: %w", q.Meter, q.Kind, err)
-		}
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: readings of meter %s kind %q: %w", q.Meter, q.Kind, err)
 	}
 	return out, nil
 }
 
-// LatestReading implements storage.ReadingReader. Kind "" means any kind.
+// LatestReading implements storage.ReadingReader.
 func (s *Store) LatestReading(ctx context.Context, meter meterdata.MeterID, kind meterdata.Kind) (meterdata.Reading, error) {
 	cond, args := kindFilter(kind)
 	args = append([]any{string(meter)}, args...)
@@ -409,52 +400,37 @@ func (s *Store) CountReadings(ctx context.Context, meter meterdata.MeterID) (int
 	return n, nil
 }
 
-// Conflicts implements storage.ConflictReader. A limit of 0 or less means 10,000.
+// Conflicts implements storage.ConflictReader.
 func (s *Store) Conflicts(ctx context.Context, meter meterdata.MeterID, limit int) ([]storage.Conflict, error) {
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = storage.DefaultLimit
 	}
 	const cols = `SELECT meter_id, kind, ts, stored_quality, stored_vals, received_quality, received_vals, received_at FROM conflicts`
-	var rs *sql.Rows
+	var out []storage.Conflict
 	var err error
 	if meter == "" {
-		rs, err = s.r.QueryContext(ctx, cols+` ORDER BY id DESC LIMIT ?`, limit)
+		out, err = collect(ctx, s.r, scanConflict, cols+` ORDER BY id DESC LIMIT ?`, limit)
 	} else {
-		rs, err = s.r.QueryContext(ctx, cols+` WHERE meter_id = ? ORDER BY id DESC LIMIT ?`, string(meter), limit)
+		out, err = collect(ctx, s.r, scanConflict, cols+` WHERE meter_id = ? ORDER BY id DESC LIMIT ?`, string(meter), limit)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: conflicts of meter %q: %w", meter, err)
-	}
-	defer rs.Close()
-	var out []storage.Conflict
-	for rs.Next() {
-		var m, kind, sVals, rVals string
-		var ts, sQ, rQ, at int64
-		if err := rs.Scan(&m, &kind, &ts, &sQ, &sVals, &rQ, &rVals, &at); err != nil {
-			return nil, fmt.Errorf("sqlitestore: conflicts of meter %q: %w", meter, err)
-		}
-		sv, err := decodeValues(sVals)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: conflicts of meter %q: stored: %w", meter, err)
-		}
-		rv, err := decodeValues(rVals)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: conflicts of meter %q: received: %w", meter, err)
-		}
-		base := meterdata.Reading{Meter: meterdata.MeterID(m), Kind: meterdata.Kind(kind), Time: fromMilli(ts)}
-		c := storage.Conflict{Stored: base, Received: base, At: fromMilli(at)}
-		c.Stored.Values, c.Stored.Quality = sv, meterdata.Quality(sQ)
-		c.Received.Values, c.Received.Quality = rv, meterdata.Quality(rQ)
-		out = append(out, c)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: conflicts of meter %q: %w", meter, err)
 	}
 	return out, nil
 }
 
-// UpsertMeters implements storage.MeterStore. Every descriptor must pass meterdata.Meter.Validate;
-// otherwise nothing is stored.
+// scanConflict scans meter_id, kind, ts, stored_quality, stored_vals, received_quality,
+// received_vals, received_at.
+func scanConflict(sc scanner) (storage.Conflict, error) {
+	var m, kind, sVals, rVals string
+	var ts, sQ, rQ, at int64
+	if err := sc.Scan(&m, &kind, &ts, &sQ, &sVals, &rQ, &rVals, &at); err != nil {
+		return storage.Conflict{}, err
+	}
+	return batchplan.DecodeConflict(m, kind, ts, meterdata.Quality(sQ), sVals, meterdata.Quality(rQ), rVals, at)
+}
+
+// UpsertMeters implements storage.MeterStore.
 func (s *Store) UpsertMeters(ctx context.Context, ms []meterdata.Meter) (err error) {
 	for _, m := range ms {
 		if err := m.Validate(); err != nil {
@@ -497,20 +473,8 @@ func scanMeter(sc scanner) (meterdata.Meter, error) {
 
 // Meters implements storage.MeterStore.
 func (s *Store) Meters(ctx context.Context) ([]meterdata.Meter, error) {
-	rs, err := s.r.QueryContext(ctx, meterCols+` ORDER BY id`)
+	out, err := collect(ctx, s.r, scanMeter, meterCols+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: meters: %w", err)
-	}
-	defer rs.Close()
-	var out []meterdata.Meter
-	for rs.Next() {
-		m, err := scanMeter(rs)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: meters: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: meters: %w", err)
 	}
 	return out, nil
@@ -528,9 +492,7 @@ func (s *Store) Meter(ctx context.Context, id meterdata.MeterID) (meterdata.Mete
 	return m, nil
 }
 
-// UpdateTerminalStatus implements storage.TerminalStore. State and software are taken from
-// the newest status by At (an older status arriving late changes only LastSeen, which never
-// goes back); a zero At means now.
+// UpdateTerminalStatus implements storage.TerminalStore.
 func (s *Store) UpdateTerminalStatus(ctx context.Context, st storage.TerminalStatus) error {
 	if err := meterdata.ValidateTerminalID(st.ID); err != nil {
 		return fmt.Errorf("sqlitestore: update terminal status: %w", err)
@@ -562,7 +524,7 @@ func scanTerminal(sc scanner) (storage.Terminal, error) {
 		return storage.Terminal{}, err
 	}
 	if lastSeen.Valid {
-		t.LastSeen = fromMilli(lastSeen.Int64)
+		t.LastSeen = batchplan.FromMilli(lastSeen.Int64)
 	}
 	t.LastSeq, t.SeqGaps, t.Batches, t.Readings, t.Conflicts =
 		uint64(seq), uint64(gaps), uint64(batches), uint64(readings), uint64(conflicts)
@@ -571,20 +533,8 @@ func scanTerminal(sc scanner) (storage.Terminal, error) {
 
 // Terminals implements storage.TerminalStore.
 func (s *Store) Terminals(ctx context.Context) ([]storage.Terminal, error) {
-	rs, err := s.r.QueryContext(ctx, terminalCols+` ORDER BY id`)
+	out, err := collect(ctx, s.r, scanTerminal, terminalCols+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: terminals: %w", err)
-	}
-	defer rs.Close()
-	var out []storage.Terminal
-	for rs.Next() {
-		t, err := scanTerminal(rs)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: terminals: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: terminals: %w", err)
 	}
 	return out, nil

@@ -8,6 +8,7 @@
 const API = '/api/v1';
 const LIST_REFRESH_MS = 10_000;
 const WINDOW_S = 3600; // the chart shows the last hour
+const MIN_SPAN_S = 120; // ...but starts at the first reading, showing at least two minutes
 const STREAM_RETRY_MS = 5_000;
 
 const $ = (id) => document.getElementById(id);
@@ -700,7 +701,7 @@ class MeterView {
       return v == null ? '—' : format(v);
     };
     const axis = { stroke: muted, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 } };
-    const line = (label, scale, color, w, format) => ({ label, scale, stroke: color, width: w, value: legendValue(format), points: { show: false } });
+    const line = (label, scale, color, w, format) => ({ label, scale, stroke: color, width: w, value: legendValue(format) });
     const volts = (v) => `${v.toFixed(1)} V`;
     return {
       width,
@@ -710,9 +711,12 @@ class MeterView {
       scales: {
         x: {
           time: true,
+          // The axis ends now and starts at the first reading of the hour, so a young
+          // meter's few readings are not squeezed against the right edge.
           range: (u, min, max) => {
             const hi = Math.max(Date.now() / 1000, Number.isFinite(max) ? max : 0);
-            return [hi - WINDOW_S, hi];
+            const first = this.rows.length ? this.rows[0].t : hi;
+            return [Math.max(hi - WINDOW_S, Math.min(first, hi - MIN_SPAN_S)), hi];
           },
         },
         kW: { auto: true },
@@ -726,7 +730,7 @@ class MeterView {
         line('U c', 'V', cssVar('--phase-c', '#c62828'), 1.25, volts),
       ],
       axes: [
-        { ...axis, space: 64, size: 34, values: (u, splits) => splits.map((ts) => { const d = new Date(ts * 1000); return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`; }) },
+        { ...axis, space: 64, size: 34, values: timeTicks },
         // The power axis takes the colour of the power line; the voltage axis stays neutral.
         { ...axis, stroke: power, scale: 'kW', size: 48, values: (u, splits) => splits.map(trimNum) },
         { ...axis, scale: 'V', side: 1, size: 48, grid: { show: false }, values: (u, splits) => splits.map(trimNum) },
@@ -749,6 +753,16 @@ function isGap(rows, i) {
 function lastValue(col) {
   for (let i = (col ? col.length : 0) - 1; i >= 0; i--) if (col[i] != null) return col[i];
   return null;
+}
+
+// timeTicks labels the time axis HH:MM, or HH:MM:SS when ticks are less than a minute apart.
+function timeTicks(u, splits) {
+  const seconds = splits.length > 1 && splits[1] - splits[0] < 60;
+  return splits.map((ts) => {
+    const d = new Date(ts * 1000);
+    const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    return seconds ? `${hm}:${pad2(d.getSeconds())}` : hm;
+  });
 }
 
 // trimNum prints an axis tick without float noise (0.30000000000000004 → 0.3).
