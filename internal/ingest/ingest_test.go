@@ -44,7 +44,10 @@ func setup(t *testing.T) (*Ingest, *sqlitestore.Store, *acks, func(topic string,
 	a := &acks{}
 	ctx := context.Background()
 	// process synchronously: the worker loop is a select around process.
-	return in, st, a, func(topic string, p []byte) { in.messages.Add(1); in.process(ctx, a, msg{topic: topic, payload: p, at: time.Now()}) }
+	return in, st, a, func(topic string, p []byte) {
+		in.messages.Add(1)
+		in.process(ctx, a, msg{topic: topic, payload: p, at: time.Now()})
+	}
 }
 
 func batch(t *testing.T, first uint64, vals ...int64) []byte {

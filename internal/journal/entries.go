@@ -52,7 +52,9 @@ func (j *Journal) Append(ctx context.Context, rs []meterdata.Reading) (appended 
 				i+1, len(rs), string(r.Meter), string(r.Kind), ErrInvalidReading, err)
 		}
 		norm[i] = r.Normalize()
-		vals[i] = encodeValues(r.Values)
+		if vals[i], err = meterdata.EncodeValues(r.Values); err != nil {
+			return nil, 0, fmt.Errorf("journal: append: reading %d (meter %q kind %q): %w", i, r.Meter, r.Kind, err)
+		}
 	}
 	now := j.opt.Now().UTC().Truncate(time.Millisecond)
 	nowMs := now.UnixMilli()

@@ -24,7 +24,7 @@ import (
 type Row struct {
 	Key     meterdata.Key
 	Reading meterdata.Reading
-	Vals    string // canonical JSON object of Reading.Values (EncodeValues)
+	Vals    string // canonical JSON object of Reading.Values (meterdata.EncodeValues)
 }
 
 // Plan is a batch prepared for storing. Readings sharing a key inside the batch are split:
@@ -85,7 +85,7 @@ func newPlan(rs []meterdata.Reading) (Plan, error) {
 		if len(r.Values) == 0 {
 			return Plan{}, fmt.Errorf("reading %s: no values", Describe(r))
 		}
-		vals, err := EncodeValues(r.Values)
+		vals, err := meterdata.EncodeValues(r.Values)
 		if err != nil {
 			return Plan{}, fmt.Errorf("reading %s: %w", Describe(r), err)
 		}
@@ -166,7 +166,7 @@ func (p Plan) Judge(inserted map[meterdata.Key]struct{}, lookup func(keys []mete
 			res.Duplicates++
 			return nil
 		}
-		oldVals, err := EncodeValues(old.Values)
+		oldVals, err := meterdata.EncodeValues(old.Values)
 		if err != nil {
 			return err
 		}

@@ -25,12 +25,12 @@ func TestEncodeValuesMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := batchplan.EncodeValues(v)
+		got, err := meterdata.EncodeValues(v)
 		if err != nil {
-			t.Fatalf("EncodeValues(%v): %v", v, err)
+			t.Fatalf("meterdata.EncodeValues(%v): %v", v, err)
 		}
 		if got != string(want) {
-			t.Errorf("EncodeValues(%v) = %s, want %s", v, got, want)
+			t.Errorf("meterdata.EncodeValues(%v) = %s, want %s", v, got, want)
 		}
 		back, err := batchplan.DecodeValues(got)
 		if err != nil || len(back) != len(v) {

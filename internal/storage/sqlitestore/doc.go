@@ -35,7 +35,7 @@
 //	          batches, readings, conflicts)
 //
 // Every time (ts, received_at, status_at, last_seen) is an INTEGER of Unix milliseconds, UTC.
-// vals is the canonical JSON object of the reading's values (batchplan.EncodeValues),
+// vals is the canonical JSON object of the reading's values (meterdata.EncodeValues),
 // e.g. {"e_imp":123456,"u_a":230100}: one wide row per reading, values together. Tables are
 // STRICT; readings is WITHOUT ROWID so the primary key is the table. CHECK constraints refuse
 // an implausible ts (outside meterdata.EarliestTime..LatestTime), unknown quality bits and an

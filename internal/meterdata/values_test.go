@@ -1,16 +1,14 @@
-package journal
+package meterdata
 
 import (
 	"encoding/json"
 	"math"
 	"testing"
-
-	"gridmeter/internal/meterdata"
 )
 
 func TestEncodeValuesIsCanonicalJSON(t *testing.T) {
 	all := map[string]int64{}
-	for i, c := range meterdata.Channels {
+	for i, c := range Channels {
 		all[c.Name] = int64(i*1_000_003) - 7_000_000
 	}
 	all["e_imp"] = math.MaxInt64
@@ -20,9 +18,12 @@ func TestEncodeValuesIsCanonicalJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := encodeValues(vals)
+		got, err := EncodeValues(vals)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got != string(want) {
-			t.Errorf("encodeValues = %s, want %s", got, want)
+			t.Errorf("EncodeValues = %s, want %s", got, want)
 		}
 		var back map[string]int64
 		if err := json.Unmarshal([]byte(got), &back); err != nil || len(back) != len(vals) {
