@@ -13,7 +13,11 @@ func TestEncodeValuesIsCanonicalJSON(t *testing.T) {
 	}
 	all["e_imp"] = math.MaxInt64
 	all["p"] = math.MinInt64
-	for _, vals := range []map[string]int64{{"u_a": 0}, {"p": -1, "f": 50000}, all} {
+	for _, vals := range []map[string]int64{
+		{}, {"u_a": 0}, {"p": -1, "f": 50000}, all,
+		{"b": 1, "a": 2, "A": 3, "_": 4, "a-b": 5, "0": 6}, // ordering of non-channel names
+		{"quote\"d": 1, "ü": 2, "<tag>": 3, "": 4},         // names that need escaping take the slow path
+	} {
 		want, err := json.Marshal(vals)
 		if err != nil {
 			t.Fatal(err)
