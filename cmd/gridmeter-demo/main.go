@@ -37,7 +37,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := demo.Start(ctx, opt)
+	// The parts run on their own context: on Ctrl-C, d.Stop shuts them down in order
+	// (terminals first, so they can say "offline" through a broker that is still there).
+	d, err := demo.Start(context.Background(), opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gridmeter-demo:", err)
 		os.Exit(1)

@@ -115,11 +115,13 @@ func (s *Scheduler) runBus(ctx context.Context, b Bus) {
 		d := time.Since(start)
 		s.cycles.Add(1)
 		s.lastCycle.Store(int64(d))
-		next := slot.Add(s.opt.Interval)
-		if now := time.Now(); !now.Before(next) {
+		if d > s.opt.Interval {
 			s.overruns.Add(1)
 			s.log.Warn("acquisition overrun: the cycle did not fit its interval", "bus", b.Name, "cycle", d, "interval", s.opt.Interval)
-			continue // start the next slot at once
+		}
+		next := slot.Add(s.opt.Interval)
+		if !time.Now().Before(next) {
+			continue // the next slot has begun already (a long or a late-started cycle): start it at once
 		}
 		t := time.NewTimer(time.Until(next))
 		select {

@@ -171,6 +171,25 @@ func TestSilentMeterDoesNotStopTheBus(t *testing.T) {
 	})
 }
 
+func TestLateStartIsNoOverrun(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		// Start 9.5 s into a 10 s slot; the 2 s cycle runs into the next slot without being
+		// longer than the interval.
+		time.Sleep(time.Until(time.Now().Truncate(10 * time.Second).Add(9500 * time.Millisecond)))
+		rd := &busReader{delay: time.Second}
+		s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: meters(t, "bus1", "000000000001", "000000000002")}}, j, Options{Interval: 10 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		defer cancel()
+		s.Run(ctx)
+		if st := s.Stats(); st.Overruns != 0 {
+			t.Fatalf("late start counted as overrun: %+v", st)
+		}
+	})
+}
+
 func TestOverrunNamesTheBusAndCatchesUp(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
