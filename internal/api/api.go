@@ -36,7 +36,7 @@ type Options struct {
 	Sessions *auth.Sessions
 	Hub      *live.Hub
 	Static   http.Handler // the web app, served at /
-	Metrics  http.Handler // Prometheus exposition, served at /metrics (unauthenticated, read-only counters)
+	Metrics  http.Handler // Prometheus exposition, served at /metrics to viewers (scrape with Basic auth)
 	Logger   *slog.Logger
 	Now      func() time.Time
 	// SecureCookie marks the session cookie Secure (set when served over HTTPS).
@@ -81,7 +81,7 @@ func (s *Server) routes() {
 	})
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if s.opt.Metrics != nil {
-		m.Handle("GET /metrics", s.opt.Metrics)
+		m.HandleFunc("GET /metrics", s.need(auth.RoleViewer, s.opt.Metrics.ServeHTTP))
 	}
 	if s.opt.Static != nil {
 		m.Handle("/", s.opt.Static)

@@ -72,7 +72,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	hub := live.NewHub()
-	s := New(Options{Store: st, Users: users, Sessions: auth.NewSessions(time.Hour), Hub: hub,
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "gridmeter_up 1\n") })
+	s := New(Options{Store: st, Users: users, Sessions: auth.NewSessions(time.Hour), Hub: hub, Metrics: metrics,
 		Now: func() time.Time { return t0.Add(30 * time.Minute) }})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -192,6 +193,12 @@ func TestAuthentication(t *testing.T) {
 	f := newFixture(t)
 	if status, body := f.do(t, "GET", "/api/v1/meters", "", "", ""); status != 401 || !strings.Contains(body, "login required") {
 		t.Fatalf("no credentials: %d %s", status, body)
+	}
+	if status, _ := f.do(t, "GET", "/metrics", "", "", ""); status != 401 {
+		t.Fatalf("metrics without credentials: %d", status)
+	}
+	if status, body := f.do(t, "GET", "/metrics", "viewer", "look", ""); status != 200 || body != "gridmeter_up 1\n" {
+		t.Fatalf("metrics as viewer: %d %q", status, body)
 	}
 	if status, _ := f.do(t, "GET", "/api/v1/meters", "admin", "wrong", ""); status != 401 {
 		t.Fatalf("wrong basic password: %d", status)
