@@ -142,7 +142,11 @@ func (s *Server) need(role auth.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.authenticate(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="gridmeter"`)
+			// Challenge only clients that tried Basic auth: a challenge on a browser's fetch
+			// or EventSource would pop up the browser's own password dialog over the app.
+			if _, _, basic := r.BasicAuth(); basic {
+				w.Header().Set("WWW-Authenticate", `Basic realm="gridmeter"`)
+			}
 			writeError(w, &httpError{http.StatusUnauthorized, "login required: POST /api/v1/login or use HTTP Basic auth"})
 			return
 		}

@@ -203,6 +203,22 @@ func TestAuthentication(t *testing.T) {
 	if status, _ := f.do(t, "GET", "/api/v1/meters", "admin", "wrong", ""); status != 401 {
 		t.Fatalf("wrong basic password: %d", status)
 	}
+	// A browser's request without credentials gets no Basic challenge (no native dialog);
+	// a client that tried Basic auth does.
+	for _, basic := range []bool{false, true} {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/me", nil)
+		if basic {
+			req.SetBasicAuth("admin", "wrong")
+		}
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("WWW-Authenticate") != ""; got != basic {
+			t.Fatalf("basic attempt %v: WWW-Authenticate present %v", basic, got)
+		}
+	}
 	if status, body := f.do(t, "POST", "/api/v1/login", "", "", `{"username":"admin","password":"wrong"}`); status != 401 || !strings.Contains(body, "unknown user or wrong password") {
 		t.Fatalf("bad login: %d %s", status, body)
 	}

@@ -49,7 +49,11 @@ type Options struct {
 
 // Credentials are the demo's generated secrets, kept in the state directory.
 type Credentials struct {
-	AdminPassword   string            `json:"admin_password"`
+	AdminPassword string `json:"admin_password"`
+	// SimEpoch is when the simulated meters' energy registers started integrating: fixed at
+	// the first run (30 days before it), so registers continue across restarts instead of
+	// restarting low (which would look like a meter exchange).
+	SimEpoch        time.Time         `json:"sim_epoch"`
 	HeadEndPassword string            `json:"headend_mqtt_password"`
 	Terminals       map[string]string `json:"terminal_mqtt_passwords"`
 }
@@ -268,6 +272,10 @@ func loadCredentials(path string, terminals []string) (Credentials, error) {
 			*s = randomSecret()
 			changed = true
 		}
+	}
+	if c.SimEpoch.IsZero() {
+		c.SimEpoch = time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour)
+		changed = true
 	}
 	gen(&c.AdminPassword)
 	gen(&c.HeadEndPassword)

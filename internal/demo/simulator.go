@@ -9,11 +9,6 @@ import (
 	"gridmeter/internal/metersim"
 )
 
-// simEpoch is when the simulated meters' energy registers start integrating: a fixed
-// instant, so a restarted demo's registers continue where they were instead of restarting
-// low (which would look like a meter exchange).
-var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // startSimulator serves the given meter addresses (one slice per terminal) on one loopback
 // DL/T 645 TCP gateway, like a transparent serial server in front of the buses.
 func (d *Demo) startSimulator(addrs [][]string) error {
@@ -25,13 +20,15 @@ func (d *Demo) startSimulator(addrs [][]string) error {
 		}
 		specs = append(specs, gen...)
 	}
-	start := simEpoch
-	if now := time.Now(); now.Before(start) {
-		start = now.Add(-24 * time.Hour)
-	}
-	sim, err := metersim.New(metersim.Options{Seed: d.opt.Seed, Meters: specs, Start: start, ReplyDelay: 5 * time.Millisecond})
+	sim, err := metersim.New(metersim.Options{Seed: d.opt.Seed, Meters: specs, Start: d.Credentials.SimEpoch, ReplyDelay: 5 * time.Millisecond})
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
+	}
+	// Integrate the registers up to now before serving, so the first poll is as quick as
+	// every later one.
+	now := time.Now()
+	for _, m := range sim.Meters() {
+		m.Sample(now)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
