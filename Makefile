@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 FUZZTIME ?= 10s
 
-.PHONY: demo test setup test-go test-web vet build cross bench fuzz clean
+.PHONY: demo test setup test-go test-web vet build cross bench fuzz chaos clean
 
 ## demo: run the whole system on embedded defaults (head-end + simulated terminals and meters)
 demo:
@@ -36,6 +36,11 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/linux-arm64/terminal ./cmd/terminal
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/linux-arm/terminal ./cmd/terminal
 	@ls -l $(BIN)/linux-arm64/terminal $(BIN)/linux-arm/terminal
+
+## chaos: the fault-injection suite with CHAOS_EVENTS (default 50) kills and network cuts
+CHAOS_EVENTS ?= 50
+chaos: build
+	$(BIN)/gridmeter-chaos -bin $(BIN) -events $(CHAOS_EVENTS)
 
 ## bench: benchmarks, printing their figures
 bench:
