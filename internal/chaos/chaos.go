@@ -50,15 +50,15 @@ type Options struct {
 // Result is the accounting of a run.
 type Result struct {
 	Events, TerminalKills, HeadEndKills, NetworkCuts int
-	Journaled     int // readings the terminals journaled
-	Stored        int // readings of the chaos terminals' meters stored in the head-end
-	Lost          int // journaled but not stored
-	Duplicated    int // stored more than once for one key
-	Mismatched    int // stored with other values than journaled
-	Phantoms      int // stored but never journaled
-	Gaps          int // polling slots of the period with no reading
-	GapsExplained int // gaps whose slot overlaps an outage of the meter's terminal
-	Duration      time.Duration
+	Journaled                                        int // readings the terminals journaled
+	Stored                                           int // readings of the chaos terminals' meters stored in the head-end
+	Lost                                             int // journaled but not stored
+	Duplicated                                       int // stored more than once for one key
+	Mismatched                                       int // stored with other values than journaled
+	Phantoms                                         int // stored but never journaled
+	Gaps                                             int // polling slots of the period with no reading
+	GapsExplained                                    int // gaps whose slot overlaps an outage of the meter's terminal
+	Duration                                         time.Duration
 }
 
 // String prints the figures on one line.
