@@ -94,7 +94,6 @@ type runner struct {
 	outages  map[string][]outage // terminal → when it was down
 	start    time.Time
 	simStop  time.Time
-	simDone  bool
 	firstUp  map[string]time.Time
 	cancelPx context.CancelFunc
 }
@@ -348,7 +347,6 @@ func (r *runner) disrupt(ctx context.Context) (Result, error) {
 func (r *runner) drain(ctx context.Context) error {
 	r.sim.stop()
 	r.simStop = time.Now()
-	r.simDone = true
 	r.logf("meters stopped; draining the terminals' journals")
 	for attempt := 1; attempt <= 10; attempt++ {
 		if err := r.sleep(ctx, 2*time.Second); err != nil {
