@@ -13,9 +13,11 @@ demo:
 ## test: set up what the tests need (idempotent) and run every test
 test: setup vet test-go test-web
 
-## setup: Debian chromium and the web tests' npm packages, only if missing
+## setup: what the tests need, only if missing: Debian chromium and the web tests' npm
+## packages; mbpoll and python3-pymodbus (independent Modbus peers for the interop tests)
 setup:
 	sh scripts/web-test-setup.sh
+	sh scripts/modbus-test-setup.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
