@@ -161,7 +161,8 @@ func runPipeline(t *testing.T, externalMQTT string, restartHeadEnd bool) {
 		t.Fatalf("conflicts %d, rejected %d, gaps %d: want none", st.Conflicts, st.Rejected, st.SeqGaps)
 	}
 
-	// The terminals and meters are known to the API with their descriptions.
+	// The terminals and meters (DL/T 645 on bus1, Modbus on bus2) are known to the API with
+	// their descriptions.
 	var ms struct {
 		Meters []struct {
 			meterdata.Meter
@@ -173,7 +174,11 @@ func runPipeline(t *testing.T, externalMQTT string, restartHeadEnd bool) {
 	for _, m := range ms.Meters {
 		if m.Terminal == d.TerminalIDs[0] || m.Terminal == d.TerminalIDs[1] {
 			own++
-			if m.Protocol != meterdata.ProtocolDLT645 || m.Description == "" || m.Latest == nil {
+			want := meterdata.ProtocolDLT645
+			if m.Bus == "bus2" {
+				want = meterdata.ProtocolModbus
+			}
+			if m.Protocol != want || m.Description == "" || m.Latest == nil {
 				t.Errorf("meter %s listed as %+v", m.ID, m)
 			}
 		}

@@ -40,7 +40,9 @@ type Options struct {
 	// used instead of the embedded broker, by the head-end and the terminals alike.
 	ExternalMQTT      string
 	Terminals         int           // default 2
-	MetersPerTerminal int           // default 5
+	MetersPerTerminal int           // DL/T 645 meters per terminal (bus1); default 5
+	// ModbusMetersPerTerminal are Modbus TCP meters per terminal (bus2); default 2, -1 for none.
+	ModbusMetersPerTerminal int
 	Interval          time.Duration // instant polling interval; default 5 s
 	TerminalPrefix    string        // terminal ids are <prefix><n>; default "T"
 	Seed              int64         // simulator seed; default 1
@@ -67,6 +69,7 @@ type Demo struct {
 	Credentials Credentials
 	URL         string // web app
 	SimAddr     string // the simulated meters' DL/T 645 TCP gateway
+	ModbusAddr  string // the simulated Modbus meters' TCP gateway ("" if none)
 
 	opt       Options
 	log       *slog.Logger
@@ -82,6 +85,12 @@ func (o *Options) defaults() {
 	}
 	if o.MetersPerTerminal <= 0 {
 		o.MetersPerTerminal = 5
+	}
+	switch {
+	case o.ModbusMetersPerTerminal == 0:
+		o.ModbusMetersPerTerminal = 2
+	case o.ModbusMetersPerTerminal < 0:
+		o.ModbusMetersPerTerminal = 0
 	}
 	if o.Interval <= 0 {
 		o.Interval = 5 * time.Second
@@ -209,6 +218,13 @@ func (d *Demo) TerminalConfig(i int, addrs []string) terminal.Config {
 		bus.Meters = append(bus.Meters, terminal.MeterConfig{Address: a, Description: fmt.Sprintf("Simulated %s meter %d", kinds[j%len(kinds)], j+1)})
 	}
 	cfg.Buses = []terminal.BusConfig{bus}
+	if n := d.opt.ModbusMetersPerTerminal; n > 0 {
+		mb := terminal.BusConfig{Name: "bus2", ModbusTCP: d.ModbusAddr, ModbusMap: "eastron-sdm630", ResponseTimeout: config.Duration(time.Second)}
+		for u := i*n + 1; u <= (i+1)*n; u++ {
+			mb.Meters = append(mb.Meters, terminal.MeterConfig{Address: fmt.Sprint(u), Description: fmt.Sprintf("Simulated Modbus meter (SDM630 map), unit %d", u)})
+		}
+		cfg.Buses = append(cfg.Buses, mb)
+	}
 	return cfg
 }
 

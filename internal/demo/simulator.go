@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gridmeter/internal/metersim"
+	"gridmeter/internal/modbusmap"
 )
 
 // startSimulator serves the given meter addresses (one slice per terminal) on one loopback
@@ -37,6 +38,29 @@ func (d *Demo) startSimulator(addrs [][]string) error {
 	d.SimAddr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancelSim = cancel
+	if d.opt.ModbusMetersPerTerminal > 0 {
+		// Modbus meters: another set of simulated meters behind one Modbus TCP gateway,
+		// unit i+1 = meter i, read through the built-in SDM630 register map.
+		specs, err := metersim.GenerateMeters(d.opt.Terminals*d.opt.ModbusMetersPerTerminal, "000000009001")
+		if err != nil {
+			cancel()
+			return fmt.Errorf("demo: modbus simulator: %w", err)
+		}
+		msim, err := metersim.New(metersim.Options{Seed: d.opt.Seed + 1, Meters: specs, Start: d.Credentials.SimEpoch})
+		if err != nil {
+			cancel()
+			return fmt.Errorf("demo: modbus simulator: %w", err)
+		}
+		for _, m := range msim.Meters() {
+			m.Sample(now)
+		}
+		addr, err := msim.ServeModbusTCP(ctx, "127.0.0.1:0", modbusmap.SDM630())
+		if err != nil {
+			cancel()
+			return fmt.Errorf("demo: modbus simulator: %w", err)
+		}
+		d.ModbusAddr = addr.String()
+	}
 	d.simDone = make(chan struct{})
 	go func() {
 		defer close(d.simDone)

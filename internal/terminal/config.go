@@ -8,6 +8,7 @@ import (
 
 	"gridmeter/internal/config"
 	"gridmeter/internal/meterdata"
+	"gridmeter/internal/modbusmap"
 )
 
 // Config is the terminal's configuration file (see configs/terminal.example.yaml).
@@ -30,10 +31,15 @@ type AcquisitionConfig struct {
 	InstantInterval config.Duration `yaml:"instant_interval"`
 }
 
-// BusConfig is one bus: a DL/T 645 bus reached through a transparent TCP gateway.
+// BusConfig is one bus: DL/T 645 meters behind a transparent TCP gateway (dlt645_tcp), or
+// Modbus meters reached over Modbus TCP (modbus_tcp, a meter or a TCP gateway onto an RTU
+// bus) read through a register map.
 type BusConfig struct {
-	Name            string          `yaml:"name"`
-	DLT645TCP       string          `yaml:"dlt645_tcp"`
+	Name      string `yaml:"name"`
+	DLT645TCP string `yaml:"dlt645_tcp"`
+	ModbusTCP string `yaml:"modbus_tcp"`
+	// ModbusMap is a built-in map name (e.g. eastron-sdm630, the default) or a YAML file.
+	ModbusMap       string          `yaml:"modbus_map"`
 	ResponseTimeout config.Duration `yaml:"response_timeout"`
 	Retries         int             `yaml:"retries"`
 	Meters          []MeterConfig   `yaml:"meters"`
@@ -79,8 +85,22 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("buses[%d].name %q: listed twice", i, b.Name)
 		}
 		buses[b.Name] = true
-		if _, _, err := net.SplitHostPort(b.DLT645TCP); err != nil {
-			return fmt.Errorf("buses[%d] %s: dlt645_tcp %q: want host:port", i, b.Name, b.DLT645TCP)
+		if (b.DLT645TCP == "") == (b.ModbusTCP == "") {
+			return fmt.Errorf("buses[%d] %s: set exactly one of dlt645_tcp and modbus_tcp", i, b.Name)
+		}
+		gw := b.DLT645TCP
+		if b.ModbusTCP != "" {
+			gw = b.ModbusTCP
+		} else if b.ModbusMap != "" {
+			return fmt.Errorf("buses[%d] %s: modbus_map without modbus_tcp", i, b.Name)
+		}
+		if _, _, err := net.SplitHostPort(gw); err != nil {
+			return fmt.Errorf("buses[%d] %s: gateway %q: want host:port", i, b.Name, gw)
+		}
+		if b.ModbusTCP != "" {
+			if _, err := b.modbusMap(); err != nil {
+				return fmt.Errorf("buses[%d]: %w", i, err)
+			}
 		}
 		if b.ResponseTimeout < 0 || b.Retries < 0 || b.Retries > 5 {
 			return fmt.Errorf("buses[%d] %s: response_timeout must not be negative and retries must be 0..5", i, b.Name)
@@ -90,7 +110,11 @@ func (c *Config) Validate() error {
 		}
 		addrs := map[string]bool{}
 		for j, m := range b.Meters {
-			if len(m.Address) != 12 {
+			if b.ModbusTCP != "" {
+				if _, err := modbusmap.ParseUnitID(m.Address); err != nil {
+					return fmt.Errorf("buses[%d] %s: meters[%d].address %q: %w", i, b.Name, j, m.Address, err)
+				}
+			} else if len(m.Address) != 12 {
 				return fmt.Errorf("buses[%d] %s: meters[%d].address %q: want 12 decimal digits (DL/T 645)", i, b.Name, j, m.Address)
 			}
 			if err := meterdata.ValidateAddress(m.Address); err != nil {
@@ -109,11 +133,31 @@ func (c *Config) Validate() error {
 func (c *Config) Meters() []meterdata.Meter {
 	var ms []meterdata.Meter
 	for _, b := range c.Buses {
+		proto := meterdata.ProtocolDLT645
+		if b.ModbusTCP != "" {
+			proto = meterdata.ProtocolModbus
+		}
 		for _, m := range b.Meters {
 			id, _ := meterdata.NewMeterID(c.ID, b.Name, m.Address)
 			ms = append(ms, meterdata.Meter{ID: id, Terminal: c.ID, Bus: b.Name, Address: m.Address,
-				Protocol: meterdata.ProtocolDLT645, Description: m.Description})
+				Protocol: proto, Description: m.Description})
 		}
 	}
 	return ms
+}
+
+// modbusMap returns the bus's register map: a built-in name, or a YAML file.
+func (b BusConfig) modbusMap() (modbusmap.Map, error) {
+	name := b.ModbusMap
+	if name == "" {
+		name = "eastron-sdm630"
+	}
+	if m, err := modbusmap.Builtin(name); err == nil {
+		return m, nil
+	}
+	m, err := modbusmap.LoadFile(name)
+	if err != nil {
+		return modbusmap.Map{}, fmt.Errorf("bus %s: modbus_map %q: not a built-in map (%v) and not loadable: %w", b.Name, name, modbusmap.BuiltinNames(), err)
+	}
+	return m, nil
 }

@@ -33,6 +33,15 @@ func TestConfigRefusesBadFields(t *testing.T) {
 	if c := base(); c.Validate() != nil {
 		t.Fatalf("base config invalid: %v", c.Validate())
 	}
+	mb := base()
+	mb.Buses[0].DLT645TCP, mb.Buses[0].ModbusTCP = "", "127.0.0.1:502"
+	mb.Buses[0].Meters[0].Address = "7"
+	if err := mb.Validate(); err != nil {
+		t.Fatalf("modbus bus refused: %v", err)
+	}
+	if m := mb.Meters()[0]; m.Protocol != "modbus" || m.ID != "T1.bus1.7" {
+		t.Fatalf("modbus meter %+v", m)
+	}
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -43,7 +52,18 @@ func TestConfigRefusesBadFields(t *testing.T) {
 		{"mqtt url", func(c *Config) { c.MQTT.URL = "" }, "mqtt.url: empty"},
 		{"interval", func(c *Config) { c.Acquisition.InstantInterval = config.Duration(time.Millisecond) }, "acquisition.instant_interval 1ms"},
 		{"no buses", func(c *Config) { c.Buses = nil }, "buses: none configured"},
-		{"gateway", func(c *Config) { c.Buses[0].DLT645TCP = "gateway" }, `buses[0] bus1: dlt645_tcp "gateway"`},
+		{"gateway", func(c *Config) { c.Buses[0].DLT645TCP = "gateway" }, `buses[0] bus1: gateway "gateway": want host:port`},
+		{"two protocols", func(c *Config) { c.Buses[0].ModbusTCP = "127.0.0.1:502" }, "set exactly one of dlt645_tcp and modbus_tcp"},
+		{"no protocol", func(c *Config) { c.Buses[0].DLT645TCP = "" }, "set exactly one of dlt645_tcp and modbus_tcp"},
+		{"map without modbus", func(c *Config) { c.Buses[0].ModbusMap = "eastron-sdm630" }, "modbus_map without modbus_tcp"},
+		{"modbus unit id", func(c *Config) {
+			c.Buses[0].DLT645TCP, c.Buses[0].ModbusTCP = "", "127.0.0.1:502"
+			c.Buses[0].Meters[0].Address = "248"
+		}, `meters[0].address "248"`},
+		{"modbus map", func(c *Config) {
+			c.Buses[0].DLT645TCP, c.Buses[0].ModbusTCP, c.Buses[0].ModbusMap = "", "127.0.0.1:502", "no-such-map"
+			c.Buses[0].Meters[0].Address = "1"
+		}, `modbus_map "no-such-map": not a built-in map`},
 		{"address length", func(c *Config) { c.Buses[0].Meters[0].Address = "123" }, `buses[0] bus1: meters[0].address "123": want 12 decimal digits`},
 		{"address digits", func(c *Config) { c.Buses[0].Meters[0].Address = "00000000000x" }, "meters[0]"},
 		{"address twice", func(c *Config) { c.Buses[0].Meters = append(c.Buses[0].Meters, c.Buses[0].Meters[0]) }, "meters[1].address 000000000001: listed twice"},

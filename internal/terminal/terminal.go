@@ -32,7 +32,13 @@ type Terminal struct {
 	sched   *acquisition.Scheduler
 	up      *uplink.Uplink
 	conn    *transport.Conn
-	buses   []*dltBus
+	buses   []bus
+}
+
+// bus is one configured bus: it reads a meter's current values and owns its connection.
+type bus interface {
+	acquisition.MeterReader
+	Close()
 }
 
 // New opens the journal and prepares the buses; Run starts the work.
@@ -52,9 +58,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 	meters := cfg.Meters()
 	var buses []acquisition.Bus
 	for _, b := range cfg.Buses {
-		db := newDLTBus(b)
-		t.buses = append(t.buses, db)
-		ab := acquisition.Bus{Name: b.Name, Reader: db}
+		var rd bus = newDLTBus(b)
+		if b.ModbusTCP != "" {
+			if rd, err = newModbusBus(b); err != nil {
+				j.Close()
+				return nil, err
+			}
+		}
+		t.buses = append(t.buses, rd)
+		ab := acquisition.Bus{Name: b.Name, Reader: rd}
 		for _, m := range meters {
 			if m.Bus == b.Name {
 				ab.Meters = append(ab.Meters, m)
