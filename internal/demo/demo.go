@@ -39,14 +39,14 @@ type Options struct {
 	// ExternalMQTT, if set, is an external broker URL (e.g. Mosquitto's mqtt://127.0.0.1:1883)
 	// used instead of the embedded broker, by the head-end and the terminals alike.
 	ExternalMQTT      string
-	Terminals         int           // default 2
-	MetersPerTerminal int           // DL/T 645 meters per terminal (bus1); default 5
+	Terminals         int // default 2
+	MetersPerTerminal int // DL/T 645 meters per terminal (bus1); default 5
 	// ModbusMetersPerTerminal are Modbus TCP meters per terminal (bus2); default 2, -1 for none.
 	ModbusMetersPerTerminal int
-	Interval          time.Duration // instant polling interval; default 5 s
-	TerminalPrefix    string        // terminal ids are <prefix><n>; default "T"
-	Seed              int64         // simulator seed; default 1
-	Logger            *slog.Logger
+	Interval                time.Duration // instant polling interval; default 5 s
+	TerminalPrefix          string        // terminal ids are <prefix><n>; default "T"
+	Seed                    int64         // simulator seed; default 1
+	Logger                  *slog.Logger
 }
 
 // Credentials are the demo's generated secrets, kept in the state directory.
