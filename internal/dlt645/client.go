@@ -126,10 +126,11 @@ func (c *Client) Read(ctx context.Context, addr Address, di DI) ([]byte, error) 
 // ReadValues reads di and decodes it with the Catalogue into meterdata channel values
 // in their integer units (see Entry.Decode).
 func (c *Client) ReadValues(ctx context.Context, addr Address, di DI) (map[string]int64, error) {
-	e, ok := lookup(di)
+	i, ok := catalogueIndex[di]
 	if !ok {
 		return nil, fmt.Errorf("meter %s: read %s: %w", addr, di, ErrUnknownDI)
 	}
+	e := catalogue[i]
 	if len(e.Channels) == 0 {
 		return nil, fmt.Errorf("meter %s: read %s: %w", addr, di, ErrNoValues)
 	}
@@ -213,12 +214,6 @@ func (c *Client) BroadcastTimeSync(ctx context.Context, t time.Time) error {
 }
 
 func (c *Client) read(ctx context.Context, addr Address, di DI) ([]byte, error) {
-	return c.readWith(ctx, addr, di, nil)
-}
-
-// readWith reads di with request data params after the identifier (the block count and
-// time of a load profile read), following up frames as the meter says.
-func (c *Client) readWith(ctx context.Context, addr Address, di DI, params []byte) ([]byte, error) {
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -236,9 +231,7 @@ func (c *Client) readWith(ctx context.Context, addr Address, di DI, params []byt
 			return err == nil && got == di
 		}
 	}
-	req := NewReadRequest(addr, di)
-	req.Data = append(req.Data, params...)
-	rep, err := c.exchange(ctx, req, fromMeter(FuncRead))
+	rep, err := c.exchange(ctx, NewReadRequest(addr, di), fromMeter(FuncRead))
 	if err != nil {
 		return nil, err
 	}
