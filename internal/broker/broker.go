@@ -166,6 +166,15 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		h.log.Warn("broker: login refused: a terminal's client id must be its terminal id", "user", user, "client_id", cl.ID)
 		return false
 	}
+	// A client certificate, when the TLS listener asked for one, must name the login: one
+	// terminal's certificate cannot carry another terminal's secret.
+	if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 && certs[0].Subject.CommonName != user {
+			h.refusedLogins.Add(1)
+			h.log.Warn("broker: login refused: client certificate CN does not match the username", "user", user, "cn", certs[0].Subject.CommonName)
+			return false
+		}
+	}
 	return true
 }
 

@@ -41,6 +41,9 @@ type MQTTConfig struct {
 	ClientID string                `yaml:"client_id"`
 	Username string                `yaml:"username"`
 	Password config.Secret         `yaml:"password"`
+	// TLS is the head-end's own client TLS: for a tls:// external broker, or the embedded
+	// broker when it listens with TLS.
+	TLS *config.ClientTLS `yaml:"tls"`
 	// ShareGroup, if set, subscribes through $share/<group>/ so several head-ends split ingest.
 	ShareGroup string `yaml:"share_group"`
 }
@@ -48,6 +51,9 @@ type MQTTConfig struct {
 // EmbeddedBrokerConfig configures the embedded broker.
 type EmbeddedBrokerConfig struct {
 	Listen string `yaml:"listen"`
+	// TLS makes the broker listen with TLS 1.2+; with client_ca_file, clients must present a
+	// certificate whose CN is their username (the terminal id).
+	TLS *config.ServerTLS `yaml:"tls"`
 }
 
 // TerminalConfig is a terminal's broker login (used by the embedded broker).
@@ -99,6 +105,16 @@ func (c *Config) Validate() error {
 		}
 		if c.MQTT.Password == "" {
 			return errors.New("mqtt.password: empty (the head-end's own login to the embedded broker)")
+		}
+		if t := c.MQTT.Embedded.TLS; t != nil {
+			if _, err := t.Config(); err != nil {
+				return fmt.Errorf("mqtt.embedded.tls: %w", err)
+			}
+		}
+	}
+	if c.MQTT.TLS != nil {
+		if _, err := c.MQTT.TLS.Config(); err != nil {
+			return fmt.Errorf("mqtt.tls: %w", err)
 		}
 	}
 	if c.MQTT.ClientID == "" {

@@ -5,6 +5,7 @@ package headend
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,11 +78,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 
 	h.mqtt = cfg.MQTT.URL
 	if cfg.MQTT.Embedded != nil {
-		h.broker, err = broker.Start(ctx, broker.Options{Listen: cfg.MQTT.Embedded.Listen, Credentials: cfg.brokerCredentials(), Logger: log})
-		if err != nil {
+		bopt := broker.Options{Listen: cfg.MQTT.Embedded.Listen, Credentials: cfg.brokerCredentials(), Logger: log}
+		scheme := "mqtt://"
+		if t := cfg.MQTT.Embedded.TLS; t != nil {
+			if bopt.TLS, err = t.Config(); err != nil {
+				return nil, fmt.Errorf("mqtt.embedded.tls: %w", err)
+			}
+			scheme = "tls://"
+		}
+		if h.broker, err = broker.Start(ctx, bopt); err != nil {
 			return nil, err
 		}
-		h.mqtt = "mqtt://" + h.broker.Addr().String()
+		h.mqtt = scheme + h.broker.Addr().String()
+	}
+	var clientTLS *tls.Config
+	if cfg.MQTT.TLS != nil {
+		if clientTLS, err = cfg.MQTT.TLS.Config(); err != nil {
+			return nil, fmt.Errorf("mqtt.tls: %w", err)
+		}
 	}
 
 	h.ingest = ingest.New(h.store, ingest.Options{Logger: log, OnStored: func(_ string, rs []meterdata.Reading) { h.hub.Publish(rs) }})
@@ -90,7 +104,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 		subs = append(subs, transport.Subscription{Filter: f, QoS: 1})
 	}
 	h.conn, err = transport.Dial(ctx, transport.Config{
-		URL: h.mqtt, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password.Value(),
+		URL: h.mqtt, TLS: clientTLS, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password.Value(),
 		CleanStart: false, SessionExpiry: time.Hour, Subscriptions: subs, Logger: log,
 		OnMessage: func(topic string, payload []byte) { h.ingest.Handle(ctx, topic, payload) },
 	})

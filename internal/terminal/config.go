@@ -22,8 +22,9 @@ type Config struct {
 
 // MQTTConfig is the terminal's broker login; the username and client id are the terminal id.
 type MQTTConfig struct {
-	URL      string        `yaml:"url"`
-	Password config.Secret `yaml:"password"`
+	URL      string            `yaml:"url"` // mqtt://host:port, or tls://host:port with tls
+	Password config.Secret     `yaml:"password"`
+	TLS      *config.ClientTLS `yaml:"tls"`
 }
 
 // AcquisitionConfig is the acquisition plan.
@@ -69,6 +70,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MQTT.Password == "" {
 		return errors.New("mqtt.password: empty")
+	}
+	if c.MQTT.TLS != nil {
+		if _, err := c.MQTT.TLS.Config(); err != nil {
+			return fmt.Errorf("mqtt.tls: %w", err)
+		}
 	}
 	if d := c.Acquisition.InstantInterval.D(); d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("acquisition.instant_interval %s: want 1s to 24h", d)

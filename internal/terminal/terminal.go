@@ -9,6 +9,7 @@ package terminal
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -105,9 +106,16 @@ func (t *Terminal) Run(ctx context.Context) error {
 	pub := &publisher{}
 	t.up = uplink.New(t.journal, pub, uplink.Options{Terminal: t.cfg.ID, Logger: t.log})
 	ready := make(chan struct{})
+	var tlsCfg *tls.Config
+	if t.cfg.MQTT.TLS != nil {
+		var err error
+		if tlsCfg, err = t.cfg.MQTT.TLS.Config(); err != nil {
+			return fmt.Errorf("mqtt.tls: %w", err)
+		}
+	}
 	// The connection outlives ctx by the final "offline" publish; Close ends it.
 	conn, err := transport.Dial(context.WithoutCancel(ctx), transport.Config{
-		URL: t.cfg.MQTT.URL, ClientID: t.cfg.ID, Username: t.cfg.ID, Password: t.cfg.MQTT.Password.Value(),
+		URL: t.cfg.MQTT.URL, TLS: tlsCfg, ClientID: t.cfg.ID, Username: t.cfg.ID, Password: t.cfg.MQTT.Password.Value(),
 		CleanStart: false, SessionExpiry: time.Hour,
 		Will:          &transport.Message{Topic: statusTopic, Payload: will, QoS: 1, Retain: true},
 		Subscriptions: []transport.Subscription{{Filter: message.Topic(t.cfg.ID, message.DownAck), QoS: 1}},
