@@ -8,7 +8,8 @@ FUZZTIME ?= 10s
 
 ## demo: run the whole system on embedded defaults (head-end + simulated terminals and meters)
 demo:
-	$(GO) run ./cmd/gridmeter-demo
+	@$(GO) build -o $(BIN)/gridmeter-demo ./cmd/gridmeter-demo
+	@$(BIN)/gridmeter-demo
 
 ## test: set up what the tests need (idempotent) and run every test
 test: setup vet test-go test-web
