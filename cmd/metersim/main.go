@@ -2,6 +2,12 @@
 // transparent TCP gateway, for the demo, tests and benchmarks.
 //
 //	metersim -listen 127.0.0.1:0 -meters 5 -first-address 000000000001 -seed 1
+//	metersim -scenario scenario.example.json -speed 3600
+//
+// A scenario file (JSON, see metersim.Scenario and scenario.example.json) describes the
+// meters, their outages and faults, the start instant and the speed; -seed and -speed
+// given on the command line override the file's. Without a scenario the meters are
+// generated from -meters and -first-address and start now.
 //
 // When ready it prints one line to stdout,
 //
@@ -12,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,27 +46,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("metersim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "DL/T 645 TCP listen address (a transparent gateway onto one bus of all meters)")
-	meters := fs.Int("meters", 5, "number of meters on the bus")
-	first := fs.String("first-address", "000000000001", "address of the first meter; the others follow consecutively")
+	meters := fs.Int("meters", 5, "number of meters on the bus (without -scenario)")
+	first := fs.String("first-address", "000000000001", "address of the first meter; the others follow consecutively (without -scenario)")
 	seed := fs.Int64("seed", 1, "seed of the simulated load and noise")
 	speed := fs.Float64("speed", 1, "simulated seconds per real second (1: real time)")
+	scenario := fs.String("scenario", "", "JSON scenario file: meters, outages, faults, start and speed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *speed <= 0 {
+		return fmt.Errorf("-speed %v: want a positive number", *speed)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	specs, err := metersim.GenerateMeters(*meters, *first)
-	if err != nil {
-		return err
+	var opts metersim.Options
+	if *scenario != "" {
+		if set["meters"] || set["first-address"] {
+			return errors.New("-meters and -first-address do not combine with -scenario: list the meters in the file")
+		}
+		sc, err := loadScenario(*scenario)
+		if err != nil {
+			return err
+		}
+		if set["seed"] {
+			sc.Seed = *seed
+		}
+		rate := sc.Speed
+		if set["speed"] || rate == 0 {
+			rate = *speed
+		}
+		start := sc.Start
+		if start.IsZero() {
+			start = time.Now()
+		}
+		opts = sc.Options(clockFor(start, rate, !sc.Start.IsZero()))
+		opts.Start = start
+	} else {
+		specs, err := metersim.GenerateMeters(*meters, *first)
+		if err != nil {
+			return err
+		}
+		opts = metersim.Options{Seed: *seed, Meters: specs, Clock: clockFor(time.Now(), *speed, false)}
 	}
-	var clock metersim.Clock = metersim.RealClock{}
-	if *speed != 1 {
-		clock = metersim.NewVirtualClock(time.Now(), *speed)
-	}
-	sim, err := metersim.New(metersim.Options{Seed: *seed, Meters: specs, Clock: clock, Logger: log})
+	opts.Logger = log
+	sim, err := metersim.New(opts)
 	if err != nil {
 		return err
 	}
@@ -68,8 +103,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "metersim: dlt645 listening on %s with %d meters\n", ln.Addr(), len(specs))
+	fmt.Fprintf(stdout, "metersim: dlt645 listening on %s with %d meters\n", ln.Addr(), len(opts.Meters))
 	err = sim.ServeDLT645(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// clockFor returns the wall clock, or a virtual one when the simulation runs faster or
+// from another start.
+func clockFor(start time.Time, speed float64, virtualStart bool) metersim.Clock {
+	if speed == 1 && !virtualStart {
+		return metersim.RealClock{}
+	}
+	return metersim.NewVirtualClock(start, speed)
+}
+
+func loadScenario(path string) (*metersim.Scenario, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc, err := metersim.LoadScenario(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sc, nil
 }

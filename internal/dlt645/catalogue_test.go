@@ -44,7 +44,22 @@ func TestCatalogueDecode(t *testing.T) {
 		{"block not a multiple", DIVoltageBlock, []byte{0x01, 0x22, 0x01}, nil, ErrData},
 		{"not BCD", DIForwardActiveTotal, []byte{0x0A, 0, 0, 0}, nil, ErrBCD},
 		{"date has no channel", DIDate, []byte{1, 1, 1, 0x24}, nil, ErrNoValues},
-		{"unknown DI", 0x05060101, make([]byte, 20), nil, ErrUnknownDI},
+		{"unknown DI", 0x01010000, make([]byte, 8), nil, ErrUnknownDI},
+		{"daily frozen beyond 62 days back", 0x0506013F, make([]byte, 20), nil, ErrUnknownDI},
+		{"settlement beyond 12 months back", 0x0001FF0D, make([]byte, 20), nil, ErrUnknownDI},
+		{"current value is not a series member", 0x05060100, make([]byte, 20), nil, ErrUnknownDI},
+		{"daily frozen forward, 62 days back", 0x0506013E, []byte{
+			0x00, 0x10, 0, 0, 0x00, 0x01, 0, 0, 0x00, 0x02, 0, 0, 0x00, 0x03, 0, 0, 0x00, 0x04, 0, 0},
+			map[string]int64{"e_imp": 10000, "e_imp_t1": 1000, "e_imp_t2": 2000, "e_imp_t3": 3000, "e_imp_t4": 4000}, nil},
+		{"daily frozen reverse: rates have no channel", DIDailyFrozenReverseN(1), []byte{
+			0x00, 0x10, 0, 0, 0x00, 0x01, 0, 0, 0x00, 0x02, 0, 0, 0x00, 0x03, 0, 0, 0x00, 0x04, 0, 0},
+			map[string]int64{"e_exp": 10000}, nil},
+		{"reverse block", DIReverseActiveBlock, []byte{0x00, 0x10, 0, 0, 0x00, 0x01, 0, 0}, map[string]int64{"e_exp": 10000}, nil},
+		{"settlement forward total, 12 months back", DISettlementForwardTotalN(12), []byte{0x67, 0x45, 0x23, 0x01}, map[string]int64{"e_imp": 12345670}, nil},
+		{"settlement single value with two", DISettlementReverseTotalN(3), make([]byte, 8), nil, ErrData},
+		{"pulse constant has no channel", DIActivePulseConstant, []byte{0x00, 0x64, 0x00}, nil, ErrNoValues},
+		{"freeze time has no channel", DIDailyFrozenTimeN(2), make([]byte, 5), nil, ErrNoValues},
+		{"load profile has no channel", DILoadProfileAtTime, make([]byte, 81), nil, ErrNoValues},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DecodeValues(tc.di, tc.value)
@@ -79,8 +94,19 @@ func TestCatalogueUnits(t *testing.T) {
 			t.Errorf("%s: duplicate or out of order", e.DI)
 		}
 		seen[e.DI], prev = true, e.DI
-		if e.DI.IsBlock() != (len(e.Channels) > 1) {
-			t.Errorf("%s: block %v but %d channels", e.DI, e.DI.IsBlock(), len(e.Channels))
+		// A block by its identifier (FFH) carries several values; so may a frozen record
+		// (class 05) and an event record; no entry names more channels than values.
+		if e.DI.IsBlock() && e.Count < 2 || len(e.Channels) > e.Count || e.Count < 1 {
+			t.Errorf("%s: block %v, %d values, %d channels", e.DI, e.DI.IsBlock(), e.Count, len(e.Channels))
+		}
+		if !e.DI.IsBlock() && len(e.Channels) > 1 && e.DI.Class() != 0x05 {
+			t.Errorf("%s: %d channels but not a block", e.DI, len(e.Channels))
+		}
+		if e.Series > 0 && (e.DI&0xFF != 1 || e.Series > 0x3E) {
+			t.Errorf("%s: series of %d must start at DI0 = 01 and end by 3EH", e.DI, e.Series)
+		}
+		if (e.Kind == "") != (len(e.Channels) == 0) && e.DI.Class() != 0x05 {
+			t.Errorf("%s: kind %q with %d channels", e.DI, e.Kind, len(e.Channels))
 		}
 		for _, name := range e.Channels {
 			ch, ok := meterdata.LookupChannel(name)
@@ -103,9 +129,25 @@ func TestCatalogueUnits(t *testing.T) {
 		}
 	}
 	for _, di := range []DI{0x00010000, 0x00020000, 0x0001FF00, 0x0201FF00, 0x0202FF00, 0x0203FF00,
-		0x02040000, 0x02060000, 0x02800002, 0x04000101, 0x04000102, 0x04000503} {
+		0x02040000, 0x02060000, 0x02800002, 0x04000101, 0x04000102, 0x04000503,
+		0x0002FF00, 0x04000409, 0x0400040A, 0x04000501, 0x04000502, 0x04000504, 0x04000505, 0x04000506, 0x04000507,
+		0x03110000, 0x06000001} {
 		if !seen[di] {
 			t.Errorf("%s missing from the catalogue", di)
+		}
+	}
+	// Every member of the series, and nothing past their ends.
+	for _, tc := range []struct {
+		first DI
+		n     int
+	}{{0x05060001, 62}, {0x05060101, 62}, {0x05060201, 62}, {0x00010001, 12}, {0x0001FF01, 12}, {0x00020001, 12},
+		{0x03110001, 10}, {0x05010001, 3}} {
+		for nn := 1; nn <= tc.n+1; nn++ {
+			di := tc.first&^0xFF | DI(nn)
+			e, ok := Lookup(di)
+			if ok != (nn <= tc.n) || ok && e.DI != di {
+				t.Errorf("Lookup(%s) = %s, %v", di, e.DI, ok)
+			}
 		}
 	}
 }

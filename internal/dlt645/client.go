@@ -126,11 +126,10 @@ func (c *Client) Read(ctx context.Context, addr Address, di DI) ([]byte, error) 
 // ReadValues reads di and decodes it with the Catalogue into meterdata channel values
 // in their integer units (see Entry.Decode).
 func (c *Client) ReadValues(ctx context.Context, addr Address, di DI) (map[string]int64, error) {
-	i, ok := catalogueIndex[di]
+	e, ok := lookup(di)
 	if !ok {
 		return nil, fmt.Errorf("meter %s: read %s: %w", addr, di, ErrUnknownDI)
 	}
-	e := catalogue[i]
 	if len(e.Channels) == 0 {
 		return nil, fmt.Errorf("meter %s: read %s: %w", addr, di, ErrNoValues)
 	}
@@ -214,6 +213,12 @@ func (c *Client) BroadcastTimeSync(ctx context.Context, t time.Time) error {
 }
 
 func (c *Client) read(ctx context.Context, addr Address, di DI) ([]byte, error) {
+	return c.readWith(ctx, addr, di, nil)
+}
+
+// readWith reads di with request data params after the identifier (the block count and
+// time of a load profile read), following up frames as the meter says.
+func (c *Client) readWith(ctx context.Context, addr Address, di DI, params []byte) ([]byte, error) {
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -231,7 +236,9 @@ func (c *Client) read(ctx context.Context, addr Address, di DI) ([]byte, error) 
 			return err == nil && got == di
 		}
 	}
-	rep, err := c.exchange(ctx, NewReadRequest(addr, di), fromMeter(FuncRead))
+	req := NewReadRequest(addr, di)
+	req.Data = append(req.Data, params...)
+	rep, err := c.exchange(ctx, req, fromMeter(FuncRead))
 	if err != nil {
 		return nil, err
 	}

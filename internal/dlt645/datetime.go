@@ -11,6 +11,12 @@ import (
 //	date (04000101): YYMMDDWW, on the wire WW DD MM YY (WW = weekday, 0 = Sunday)
 //	time (04000102): hhmmss,   on the wire ss mm hh
 //	broadcast time sync (08H) data: ss mm hh DD MM YY
+//	freeze time (050600nn …):       YYMMDDhhmm,   on the wire mm hh DD MM YY
+//	event time (031100nn …):        YYMMDDhhmmss, on the wire ss mm hh DD MM YY
+//
+// A meter answers a record it has not written yet (a daily freeze of a meter installed
+// yesterday, an event that never happened) with zeros in its time field; the decoders
+// report ErrNoRecord for an all-zero field.
 
 // AppendDate appends t's local date as the 4-byte date field WW DD MM YY.
 func AppendDate(dst []byte, t time.Time) ([]byte, error) {
@@ -73,3 +79,47 @@ func decodeFields(ss, mm, hh, dd, mo, yy byte, loc *time.Location) (time.Time, e
 }
 
 func bcd2(v int) byte { return byte(v/10)<<4 | byte(v%10) }
+
+// AppendMinuteTime appends t's local time as the 5-byte field mm hh DD MM YY
+// (YYMMDDhhmm); seconds are dropped.
+func AppendMinuteTime(dst []byte, t time.Time) ([]byte, error) {
+	y := t.Year()
+	if y < 2000 || y > 2099 {
+		return dst, fmt.Errorf("%w: year %d outside 2000…2099", ErrRange, y)
+	}
+	return append(dst, bcd2(t.Minute()), bcd2(t.Hour()), bcd2(t.Day()), bcd2(int(t.Month())), bcd2(y-2000)), nil
+}
+
+// DecodeMinuteTime decodes a 5-byte field mm hh DD MM YY into an instant in loc. It
+// reports ErrNoRecord for an all-zero field and ErrData for a malformed one.
+func DecodeMinuteTime(b []byte, loc *time.Location) (time.Time, error) {
+	if len(b) != 5 {
+		return time.Time{}, fmt.Errorf("%w: YYMMDDhhmm %d bytes, want 5", ErrData, len(b))
+	}
+	if allZero(b) {
+		return time.Time{}, ErrNoRecord
+	}
+	return decodeFields(0, b[0], b[1], b[2], b[3], b[4], loc)
+}
+
+// AppendSecondTime appends t's local time as the 6-byte field ss mm hh DD MM YY
+// (YYMMDDhhmmss), the layout of broadcast time sync data and of event times.
+func AppendSecondTime(dst []byte, t time.Time) ([]byte, error) { return AppendTimeSync(dst, t) }
+
+// DecodeSecondTime decodes a 6-byte field ss mm hh DD MM YY into an instant in loc. It
+// reports ErrNoRecord for an all-zero field and ErrData for a malformed one.
+func DecodeSecondTime(b []byte, loc *time.Location) (time.Time, error) {
+	if len(b) == 6 && allZero(b) {
+		return time.Time{}, ErrNoRecord
+	}
+	return DecodeTimeSync(b, loc)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

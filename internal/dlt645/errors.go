@@ -44,6 +44,11 @@ var (
 	// (the date and time): use DecodeDateTime or Client.ReadClock instead.
 	ErrNoValues = errors.New("dlt645: data identifier carries no meterdata channel")
 
+	// ErrNoRecord means the meter holds no record at the position asked for: it answered
+	// with an all-zero time (a daily freeze before the meter's first midnight, an event
+	// that never happened), or a settlement day of 9999 (not set).
+	ErrNoRecord = errors.New("dlt645: no record at this position")
+
 	// ErrAbnormal matches every *AbnormalError: errors.Is(err, ErrAbnormal).
 	ErrAbnormal = errors.New("dlt645: abnormal reply")
 )

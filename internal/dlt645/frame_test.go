@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // golden is the one table of raw bytes ↔ decoded frames. It drives Decode and Encode
@@ -19,6 +20,11 @@ var golden = []struct {
 	frame     Frame
 	preamble  bool   // Encode with FE FE FE FE to get raw back
 	canonical string // what Encode yields when raw has junk Encode cannot reproduce
+	// For a valid frame whose data field a typed decoder of this package reads
+	// (TestGoldenPayloads): what decodePayload returns, and the typed builder that must
+	// encode the frame back to raw (or canonical).
+	payload any
+	build   func() (Frame, error)
 	// For a malformed or incomplete one:
 	err error // errors.Is target; nil for a valid frame
 	n   int   // bytes consumed; -1 means len(raw)
@@ -70,11 +76,17 @@ var golden = []struct {
 			0x1A, 0x00, // N1 trip, N2
 			0x00, 0x00, 0x00, 0x31, 0x12, 0x30, // ss mm hh DD MM YY
 		}}, n: -1,
+		payload: controlPayload{Credentials{Level: 2}, ControlCommand{ActionTrip, time.Date(2030, 12, 31, 0, 0, 0, 0, testLoc)}},
+		build: func() (Frame, error) {
+			return buildControl(Credentials{Level: 2}, ControlCommand{ActionTrip, time.Date(2030, 12, 31, 0, 0, 0, 0, testLoc)})
+		},
 	},
 	{
 		name:  "ref: relay command accepted, L=0",
 		raw:   "68 12 90 78 56 34 12 68 9C 00 22 16",
 		frame: Frame{Address: addr1, Control: 0x9C}, n: -1,
+		payload: accepted(FuncControl),
+		build:   func() (Frame, error) { return NewCommandReply(addr1, FuncControl), nil },
 	},
 
 	// Constructed valid frames.
@@ -130,6 +142,199 @@ var golden = []struct {
 		raw:       "68 12 90 78 56 34 12 68 9C 00 22 16 FE FE 68",
 		frame:     Frame{Address: addr1, Control: 0x9C},
 		canonical: "68 12 90 78 56 34 12 68 9C 00 22 16", n: 12,
+	},
+
+	// Commands (constructed; checksums computed independently).
+	{
+		name:  "control refused, unauthorised (DCH 04H)",
+		raw:   "68 12 90 78 56 34 12 68 DC 01 37 9A 16",
+		frame: Frame{Address: addr1, Control: 0xDC, Data: []byte{0x04}}, n: -1,
+		payload: &AbnormalError{Address: addr1, Function: FuncControl, Code: ErrCodeUnauthorized},
+		build:   func() (Frame, error) { return NewAbnormalReply(addr1, FuncControl, ErrCodeUnauthorized), nil },
+	},
+	{
+		name: "close allowed, level 02, password 123456, operator 12345678, valid until 2024-03-15 12:00:00",
+		raw:  "68 12 90 78 56 34 12 68 1C 10 35 89 67 45 AB 89 67 45 4E 33 33 33 45 48 36 57 FD 16",
+		frame: Frame{Address: addr1, Control: 0x1C, Data: []byte{
+			0x02, 0x56, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 0x1B, 0x00, 0x00, 0x00, 0x12, 0x15, 0x03, 0x24}}, n: -1,
+		payload: controlPayload{Credentials{2, 0x123456, 0x12345678}, ControlCommand{ActionCloseAllowed, time.Date(2024, 3, 15, 12, 0, 0, 0, testLoc)}},
+		build: func() (Frame, error) {
+			return buildControl(Credentials{2, 0x123456, 0x12345678}, ControlCommand{ActionCloseAllowed, time.Date(2024, 3, 15, 12, 0, 0, 0, testLoc)})
+		},
+	},
+	{
+		name: "keep on, valid until 2030-12-31 23:59:59",
+		raw:  "68 12 90 78 56 34 12 68 1C 10 35 33 33 33 33 33 33 33 6D 33 8C 8C 56 64 45 63 66 16",
+		frame: Frame{Address: addr1, Control: 0x1C, Data: []byte{
+			0x02, 0, 0, 0, 0, 0, 0, 0, 0x3A, 0x00, 0x59, 0x59, 0x23, 0x31, 0x12, 0x30}}, n: -1,
+		payload: controlPayload{Credentials{Level: 2}, ControlCommand{ActionKeepOn, time.Date(2030, 12, 31, 23, 59, 59, 0, testLoc)}},
+		build: func() (Frame, error) {
+			return buildControl(Credentials{Level: 2}, ControlCommand{ActionKeepOn, time.Date(2030, 12, 31, 23, 59, 59, 0, testLoc)})
+		},
+	},
+	{
+		name:  "freeze now, broadcast (16H 99999999)",
+		raw:   "68 99 99 99 99 99 99 68 16 04 CC CC CC CC B0 16",
+		frame: Frame{Address: BroadcastAddress, Control: 0x16, Data: []byte{0x99, 0x99, 0x99, 0x99}}, n: -1,
+		payload: InstantFreeze,
+		build:   func() (Frame, error) { return NewFreezeRequest(BroadcastAddress, InstantFreeze) },
+	},
+	{
+		name:  "freeze daily at 00:00 (16H 9999 0000)",
+		raw:   "68 12 90 78 56 34 12 68 16 04 33 33 CC CC 9E 16",
+		frame: Frame{Address: addr1, Control: 0x16, Data: []byte{0x00, 0x00, 0x99, 0x99}}, n: -1,
+		payload: FreezeSchedule{Month: 99, Day: 99, Hour: 0, Minute: 0},
+		build:   func() (Frame, error) { return NewFreezeRequest(addr1, FreezeSchedule{99, 99, 0, 0}) },
+	},
+	{
+		name:  "freeze accepted (96H)",
+		raw:   "68 12 90 78 56 34 12 68 96 00 1C 16",
+		frame: Frame{Address: addr1, Control: 0x96}, n: -1,
+		payload: accepted(FuncFreeze),
+		build:   func() (Frame, error) { return NewCommandReply(addr1, FuncFreeze), nil },
+	},
+	{
+		name: "write settlement day 1, 00h (04000B01), level 02",
+		raw:  "68 12 90 78 56 34 12 68 14 0E 34 3E 33 37 35 33 33 33 33 33 33 33 33 34 85 16",
+		frame: Frame{Address: addr1, Control: 0x14, Data: []byte{
+			0x01, 0x0B, 0x00, 0x04, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x01}}, n: -1,
+		payload: WriteRequest{DI: DISettlementDay1, Credentials: Credentials{Level: 2}, Value: []byte{0x00, 0x01}},
+		build: func() (Frame, error) {
+			v, err := SettlementDay{Day: 1, Hour: 0}.Append(nil)
+			if err != nil {
+				return Frame{}, err
+			}
+			return NewWriteRequest(addr1, WriteRequest{DI: DISettlementDay1, Credentials: Credentials{Level: 2}, Value: v})
+		},
+	},
+	{
+		name:  "write accepted (94H)",
+		raw:   "68 12 90 78 56 34 12 68 94 00 1A 16",
+		frame: Frame{Address: addr1, Control: 0x94}, n: -1,
+		payload: accepted(FuncWrite),
+		build:   func() (Frame, error) { return NewCommandReply(addr1, FuncWrite), nil },
+	},
+	{
+		name:  "write refused, unauthorised (D4H 04H)",
+		raw:   "68 12 90 78 56 34 12 68 D4 01 37 92 16",
+		frame: Frame{Address: addr1, Control: 0xD4, Data: []byte{0x04}}, n: -1,
+		payload: &AbnormalError{Address: addr1, Function: FuncWrite, Code: ErrCodeUnauthorized},
+		build:   func() (Frame, error) { return NewAbnormalReply(addr1, FuncWrite, ErrCodeUnauthorized), nil },
+	},
+
+	// Replies the typed decoders read (constructed; checksums computed independently).
+	{
+		name:  "daily freeze time reply (05060001): 2024-03-12 00:00",
+		raw:   "68 12 90 78 56 34 12 68 91 09 34 33 39 38 33 33 45 36 57 30 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x01, 0x00, 0x06, 0x05, 0x00, 0x00, 0x12, 0x03, 0x24}}, n: -1,
+		payload: time.Date(2024, 3, 12, 0, 0, 0, 0, testLoc),
+		build: func() (Frame, error) {
+			v, err := AppendMinuteTime(nil, time.Date(2024, 3, 12, 0, 0, 0, 0, testLoc))
+			return NewReadReply(addr1, DIDailyFrozenTimeN(1), v, false), err
+		},
+	},
+	{
+		name: "daily frozen forward energy reply (05060102), total and 4 rates",
+		raw: "68 12 90 78 56 34 12 68 91 18 35 34 39 38 9A 78 56 34 33 33 34 33 33 33 53 33 33 33 63 33 " +
+			"9A 78 A5 33 44 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x02, 0x01, 0x06, 0x05,
+			0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x30, 0x00, 0x67, 0x45, 0x72, 0x00}}, n: -1,
+		payload: map[string]int64{"e_imp": 12345670, "e_imp_t1": 100000, "e_imp_t2": 2000000, "e_imp_t3": 3000000, "e_imp_t4": 7245670},
+		build: func() (Frame, error) {
+			_, fwd, _, err := AppendFrozen(FrozenRecord{Time: time.Date(2024, 3, 11, 0, 0, 0, 0, testLoc),
+				Forward: []int64{12345670, 100000, 2000000, 3000000, 7245670}})
+			return NewReadReply(addr1, DIDailyFrozenForwardN(2), fwd, false), err
+		},
+	},
+	{
+		name:  "power-down count reply (03110000): 3",
+		raw:   "68 12 90 78 56 34 12 68 91 07 33 33 44 36 36 33 33 9A 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x00, 0x00, 0x11, 0x03, 0x03, 0x00, 0x00}}, n: -1,
+		payload: []int64{3},
+		build: func() (Frame, error) {
+			e, _ := Lookup(DIPowerDownCount)
+			v, err := e.AppendRaw(nil, 3)
+			return NewReadReply(addr1, DIPowerDownCount, v, false), err
+		},
+	},
+	{
+		name: "power-down record reply (03110001): 2024-03-12 08:15:30 to 09:45:00",
+		raw:  "68 12 90 78 56 34 12 68 91 10 34 33 44 36 63 48 3B 45 36 57 33 78 3C 45 36 57 79 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x01, 0x00, 0x11, 0x03,
+			0x30, 0x15, 0x08, 0x12, 0x03, 0x24, 0x00, 0x45, 0x09, 0x12, 0x03, 0x24}}, n: -1,
+		payload: PowerDownEvent{time.Date(2024, 3, 12, 8, 15, 30, 0, testLoc), time.Date(2024, 3, 12, 9, 45, 0, 0, testLoc)},
+		build: func() (Frame, error) {
+			v, err := AppendPowerDownEvent(nil, PowerDownEvent{time.Date(2024, 3, 12, 8, 15, 30, 0, testLoc), time.Date(2024, 3, 12, 9, 45, 0, 0, testLoc)})
+			return NewReadReply(addr1, DIPowerDownRecordN(1), v, false), err
+		},
+	},
+	{
+		name: "load profile request (06000001): 2 blocks from 2024-03-12 00:15",
+		raw:  "68 12 90 78 56 34 12 68 11 0A 34 33 33 39 35 48 33 45 36 57 F6 16",
+		frame: Frame{Address: addr1, Control: 0x11, Data: []byte{0x01, 0x00, 0x00, 0x06,
+			0x02, 0x15, 0x00, 0x12, 0x03, 0x24}}, n: -1,
+		payload: LoadProfileRequest{Count: 2, From: time.Date(2024, 3, 12, 0, 15, 0, 0, testLoc)},
+		build: func() (Frame, error) {
+			return NewLoadProfileRequest(addr1, LoadProfileRequest{Count: 2, From: time.Date(2024, 3, 12, 0, 15, 0, 0, testLoc)})
+		},
+	},
+	{
+		name: "load profile reply (06000001): one block, classes 1-4",
+		raw: "68 12 90 78 56 34 12 68 91 55 34 33 33 39 D3 D3 7F 48 33 45 36 57 34 55 CB 54 36 55 56 84 " +
+			"33 33 33 33 33 48 B3 34 83 DD 78 56 34 33 73 33 33 73 33 78 76 33 33 58 33 33 3B 33 33 3C 33 " +
+			"33 3B 33 DD 83 3C 84 3C 7C 3C 83 3C DD 9A 78 56 34 45 33 33 33 33 43 33 33 53 33 33 B3 DD DD " +
+			"DD 03 18 E7 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: append([]byte{0x01, 0x00, 0x00, 0x06}, unhexMust(
+			"A0 A0 4C 15 00 12 03 24 01 22 98 21 03 22 23 51 00 00 00 00 00 15 80 01 50 AA 45 23 01 00 40 00 "+
+				"00 40 00 45 43 00 00 25 00 00 08 00 00 09 00 00 08 00 AA 50 09 51 09 49 09 50 09 AA 67 45 23 01 "+
+				"12 00 00 00 00 10 00 00 20 00 00 80 AA AA AA D0 E5")...)}, n: -1,
+		payload: []LoadRecord{goldenLoadRecord},
+		build: func() (Frame, error) {
+			v, err := AppendLoadRecord(nil, goldenLoadRecord)
+			return NewReadReply(addr1, DILoadProfileAtTime, v, false), err
+		},
+	},
+	{
+		name:  "status word 3 reply (04000503): relay open, trip commanded",
+		raw:   "68 12 90 78 56 34 12 68 91 06 36 38 33 37 83 33 AB 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x03, 0x05, 0x00, 0x04, 0x50, 0x00}}, n: -1,
+		payload: Status3RelayOpen | Status3RelayCommandOpen,
+		build: func() (Frame, error) {
+			return NewReadReply(addr1, DIStatusWord3, (Status3RelayOpen | Status3RelayCommandOpen).Append(nil), false), nil
+		},
+	},
+	{
+		name:  "settlement day reply (04000B01): day 1, 00h",
+		raw:   "68 12 90 78 56 34 12 68 91 06 34 3E 33 37 33 34 60 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x01, 0x0B, 0x00, 0x04, 0x00, 0x01}}, n: -1,
+		payload: SettlementDay{Day: 1, Hour: 0},
+		build: func() (Frame, error) {
+			v, err := SettlementDay{Day: 1}.Append(nil)
+			return NewReadReply(addr1, DISettlementDay1, v, false), err
+		},
+	},
+	{
+		name: "reverse active block reply (0002FF00): total and 4 rates",
+		raw:  "68 12 90 78 56 34 12 68 91 18 33 32 35 33 53 34 33 33 43 33 33 33 53 33 33 33 63 33 33 33 93 33 33 33 D9 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x00, 0xFF, 0x02, 0x00,
+			0x20, 0x01, 0, 0, 0x10, 0, 0, 0, 0x20, 0, 0, 0, 0x30, 0, 0, 0, 0x60, 0, 0, 0}}, n: -1,
+		payload: []int64{120, 10, 20, 30, 60},
+		build: func() (Frame, error) {
+			e, _ := Lookup(DIReverseActiveBlock)
+			v, err := e.AppendRaw(nil, 120, 10, 20, 30, 60)
+			return NewReadReply(addr1, DIReverseActiveBlock, v, false), err
+		},
+	},
+	{
+		name:  "active pulse constant reply (04000409): 6400 imp/kWh",
+		raw:   "68 12 90 78 56 34 12 68 91 07 3C 37 33 37 33 97 33 F8 16",
+		frame: Frame{Address: addr1, Control: 0x91, Data: []byte{0x09, 0x04, 0x00, 0x04, 0x00, 0x64, 0x00}}, n: -1,
+		payload: []int64{6400},
+		build: func() (Frame, error) {
+			e, _ := Lookup(DIActivePulseConstant)
+			v, err := e.AppendRaw(nil, 6400)
+			return NewReadReply(addr1, DIActivePulseConstant, v, false), err
+		},
 	},
 
 	// Malformed and incomplete.

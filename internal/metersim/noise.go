@@ -16,6 +16,8 @@ const (
 	streamPF           = streamVoltageWhite + 3
 	streamFrequency    = streamPF + 1
 	streamParams       = streamFrequency + 1 // per-meter constants, + parameter index
+	streamFault        = streamParams + 1000 // fault decisions, per request
+	streamGarbage      = streamFault + 1     // garbage bytes, per request and byte
 )
 
 // mix is the SplitMix64 finaliser: a bijective, well-distributed 64-bit hash.
