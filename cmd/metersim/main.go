@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"gridmeter/internal/metersim"
+	"gridmeter/internal/modbusmap"
 )
 
 func main() {
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 1, "seed of the simulated load and noise")
 	speed := fs.Float64("speed", 1, "simulated seconds per real second (1: real time)")
 	scenario := fs.String("scenario", "", "JSON scenario file: meters, outages, faults, start and speed")
+	modbusListen := fs.String("modbus-listen", "", "also serve the meters over Modbus TCP on this address (unit i+1 = meter i; empty: off)")
+	modbusMap := fs.String("modbus-map", "eastron-sdm630", "Modbus register map: a built-in name or a YAML file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +105,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ln, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return err
+	}
+	if *modbusListen != "" {
+		m, err := modbusmap.Builtin(*modbusMap)
+		if err != nil {
+			if m, err = modbusmap.LoadFile(*modbusMap); err != nil {
+				ln.Close()
+				return fmt.Errorf("-modbus-map %q: not a built-in map %v and not loadable: %w", *modbusMap, modbusmap.BuiltinNames(), err)
+			}
+		}
+		addr, err := sim.ServeModbusTCP(ctx, *modbusListen, m)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "metersim: modbus tcp listening on %s with %d meters (units 1-%d, map %s)\n", addr, len(opts.Meters), len(opts.Meters), m.Name)
 	}
 	fmt.Fprintf(stdout, "metersim: dlt645 listening on %s with %d meters\n", ln.Addr(), len(opts.Meters))
 	err = sim.ServeDLT645(ctx, ln)

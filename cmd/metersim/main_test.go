@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gridmeter/internal/dlt645"
+	"gridmeter/internal/modbusmap"
 )
 
 // TestRun starts the command in-process, reads the ready line, reads a meter through it
@@ -144,5 +145,46 @@ func TestRunBadScenario(t *testing.T) {
 		if args[1] == bad && !strings.Contains(err.Error(), "meterz") {
 			t.Errorf("unknown key not named: %v", err)
 		}
+	}
+}
+
+// TestRunModbus serves the meters over Modbus TCP too and reads one through the SDM630 map.
+func TestRunModbus(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-meters", "2", "-modbus-listen", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "metersim: modbus tcp listening on "
+	if !strings.HasPrefix(line, prefix) || !strings.Contains(line, "units 1-2, map eastron-sdm630") {
+		t.Fatalf("modbus ready line %q", line)
+	}
+	addr := strings.Fields(strings.TrimPrefix(line, prefix))[0]
+	go io.Copy(io.Discard, pr)
+	rd, err := modbusmap.NewReader("tcp://"+addr, modbusmap.SDM630(), modbusmap.ReaderOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	v, err := rd.ReadInstant(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v["u_a"] < 180000 || v["e_imp"] <= 0 {
+		t.Fatalf("values %v", v)
+	}
+	if _, err := rd.ReadInstant(ctx, 3); err == nil {
+		t.Fatal("unit 3 of 2 meters answered")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("run = %v, want nil on a clean stop", err)
 	}
 }

@@ -1,5 +1,9 @@
 // Package metersim simulates electricity meters for the demo, tests and benchmarks.
 //
+// The same meters are served over DL/T 645 (ServeDLT645, a transparent TCP gateway onto
+// one bus) and over Modbus TCP (ServeModbusTCP: unit i+1 = meter i, registers through a
+// modbusmap.Map).
+//
 // # The meter model
 //
 // A [Meter] is a pure model: given a seed and the instants it is asked about, it returns
