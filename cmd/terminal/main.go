@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // meters' time zones on boxes without a zoneinfo database
 
 	"gridmeter/internal/config"
 	"gridmeter/internal/terminal"

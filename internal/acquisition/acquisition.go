@@ -10,8 +10,10 @@ package acquisition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +26,18 @@ import (
 type Journal interface {
 	Append(ctx context.Context, rs []meterdata.Reading) ([]journal.Entry, int, error)
 	Has(ctx context.Context, k meterdata.Key) (bool, error)
+	LastTime(ctx context.Context, m meterdata.MeterID, k meterdata.Kind) (time.Time, bool, error)
+}
+
+// ErrNoRecord is what a FrozenReader's error wraps when the meter keeps no record at the
+// position asked for (its memory ends there).
+var ErrNoRecord = errors.New("no record at this position")
+
+// FrozenReader reads a meter's daily frozen values from its memory: n = 1 is the latest
+// freeze, up to the meter's depth. A bus whose meters keep no such memory does not
+// implement it.
+type FrozenReader interface {
+	ReadDailyFrozen(ctx context.Context, address string, n int) (at time.Time, values map[string]int64, err error)
 }
 
 // MeterReader reads the current values of one meter on a bus, as meterdata channels.
@@ -41,6 +55,15 @@ type Bus struct {
 // Options configure the scheduler.
 type Options struct {
 	Interval time.Duration // polling slot length for instant values
+	// FrozenInterval is how often each meter's daily frozen values are checked for new
+	// freezes (and missing ones re-read from its memory); 0 disables. Checked at start too.
+	FrozenInterval time.Duration
+	// FrozenDepth is how many freezes back a catch-up may read: the meter's memory depth
+	// (DL/T 645: 62). Default 62.
+	FrozenDepth int
+	// FirstFrozen is how many freezes back to read for a meter with none journaled yet.
+	// Default 1 (just the latest).
+	FirstFrozen int
 	// OnAppended is called (never blocking the bus) after readings became durable.
 	OnAppended func()
 	Logger     *slog.Logger
@@ -64,6 +87,7 @@ type Scheduler struct {
 	meters map[meterdata.MeterID]*MeterState
 
 	reads, failures, overruns, cycles atomic.Uint64
+	frozen, frozenGaps                atomic.Uint64
 	lastCycle                         atomic.Int64 // duration of the last cycle of any bus, ns
 }
 
@@ -74,6 +98,12 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.FrozenDepth <= 0 {
+		opt.FrozenDepth = 62
+	}
+	if opt.FirstFrozen <= 0 {
+		opt.FirstFrozen = 1
 	}
 	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{}}
 	for _, b := range buses {
@@ -105,12 +135,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 func (s *Scheduler) runBus(ctx context.Context, b Bus) {
+	var lastFrozen time.Time
+	fr, hasFrozen := b.Reader.(FrozenReader)
 	for {
 		slot := time.Now().Truncate(s.opt.Interval)
 		start := time.Now()
 		s.cycle(ctx, b, slot)
 		if ctx.Err() != nil {
 			return
+		}
+		if hasFrozen && s.opt.FrozenInterval > 0 && (lastFrozen.IsZero() || time.Since(lastFrozen) >= s.opt.FrozenInterval) {
+			lastFrozen = time.Now()
+			s.frozenPass(ctx, b, fr)
+			if ctx.Err() != nil {
+				return
+			}
 		}
 		d := time.Since(start)
 		s.cycles.Add(1)
@@ -190,12 +229,15 @@ func (s *Scheduler) failed(id meterdata.MeterID, err error) {
 type Stats struct {
 	Reads, Failures, Overruns, Cycles uint64
 	LastCycle                         time.Duration
+	Frozen                            uint64 // daily frozen readings journaled
+	FrozenGaps                        uint64 // catch-ups that reached beyond a meter's memory
 }
 
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
 	return Stats{Reads: s.reads.Load(), Failures: s.failures.Load(), Overruns: s.overruns.Load(),
-		Cycles: s.cycles.Load(), LastCycle: time.Duration(s.lastCycle.Load())}
+		Cycles: s.cycles.Load(), LastCycle: time.Duration(s.lastCycle.Load()),
+		Frozen: s.frozen.Load(), FrozenGaps: s.frozenGaps.Load()}
 }
 
 // Meter returns the state of one meter.
@@ -207,4 +249,68 @@ func (s *Scheduler) Meter(id meterdata.MeterID) (MeterState, bool) {
 		return MeterState{}, false
 	}
 	return *st, true
+}
+
+// frozenPass reads, for every meter of the bus, the daily freezes newer than the newest
+// journaled one, walking back from the latest (n = 1) until it meets what the journal has,
+// the meter's memory ends, or FrozenDepth. They are journaled oldest first. A freeze read
+// later than two check intervals after its time is flagged backfilled (recovered after an
+// acquisition outage). If the catch-up reaches FrozenDepth without meeting the journal, the
+// freezes before are beyond the meter's memory: a gap, logged and counted, never invented.
+func (s *Scheduler) frozenPass(ctx context.Context, b Bus, fr FrozenReader) {
+	for _, m := range b.Meters {
+		last, have, err := s.j.LastTime(ctx, m.ID, meterdata.KindDailyFrozen)
+		if err != nil {
+			s.log.Error("journal lookup failed", "meter", m.ID, "err", err)
+			continue
+		}
+		depth := s.opt.FrozenDepth
+		if !have {
+			depth = min(depth, s.opt.FirstFrozen)
+		}
+		var got []meterdata.Reading
+		met := !have // a first read has nothing to meet
+		for n := 1; n <= depth; n++ {
+			at, vals, err := fr.ReadDailyFrozen(ctx, m.Address, n)
+			if errors.Is(err, ErrNoRecord) {
+				met = true // the meter's memory ends here: nothing older to read
+				break
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					s.failed(m.ID, fmt.Errorf("daily frozen %d back: %w", n, err))
+				}
+				met = true // retried at the next pass
+				got = nil
+				break
+			}
+			at = at.UTC()
+			if have && !at.After(last) {
+				met = true
+				break
+			}
+			r := meterdata.Reading{Meter: m.ID, Kind: meterdata.KindDailyFrozen, Time: at, Values: vals}
+			if time.Since(at) > 2*s.opt.FrozenInterval {
+				r.Quality = meterdata.QualityBackfilled
+			}
+			got = append(got, r)
+		}
+		if !met {
+			s.frozenGaps.Add(1)
+			s.log.Warn("daily frozen values older than the meter's memory are lost: gap", "meter", m.ID,
+				"journaled_until", last, "meter_memory_from", got[len(got)-1].Time)
+		}
+		if len(got) == 0 {
+			continue
+		}
+		slices.Reverse(got) // oldest first, so sequence numbers follow time
+		if _, _, err := s.j.Append(ctx, got); err != nil {
+			s.log.Error("journal append failed: frozen values not kept", "meter", m.ID, "err", err)
+			continue
+		}
+		s.frozen.Add(uint64(len(got)))
+		if s.opt.OnAppended != nil {
+			s.opt.OnAppended()
+		}
+	}
 }

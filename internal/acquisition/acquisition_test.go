@@ -3,6 +3,7 @@ package acquisition
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -211,6 +212,124 @@ func TestOverrunNamesTheBusAndCatchesUp(t *testing.T) {
 		// The fast bus is not held back by the slow one: one reading per slot.
 		if got := fast.count("000000000001"); got != 6 {
 			t.Fatalf("fast bus meter read %d times in 55 s, want 6 (slots 0, 10, ... 50 s)", got)
+		}
+	})
+}
+
+// frozenMeter plays a meter's freeze memory: one freeze per day at 00:00 UTC, depth days,
+// the latest at today's midnight; values count the days.
+type frozenMeter struct {
+	busReader
+	depth int
+	reads int
+	fail  bool
+}
+
+func (f *frozenMeter) ReadDailyFrozen(ctx context.Context, addr string, n int) (time.Time, map[string]int64, error) {
+	f.reads++
+	if f.fail {
+		return time.Time{}, nil, errors.New("timeout")
+	}
+	if n > f.depth {
+		return time.Time{}, nil, fmt.Errorf("meter %s: %w", addr, ErrNoRecord)
+	}
+	at := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -(n - 1))
+	return at, map[string]int64{"e_imp": at.Unix() / 86400}, nil
+}
+
+func frozenTimes(t *testing.T, j *journal.Journal, id meterdata.MeterID) []meterdata.Reading {
+	t.Helper()
+	es, err := j.Pending(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []meterdata.Reading
+	for _, e := range es {
+		if e.Reading.Meter == id && e.Reading.Kind == meterdata.KindDailyFrozen {
+			out = append(out, e.Reading)
+		}
+	}
+	return out
+}
+
+func TestFrozenCatchUpAfterOutage(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		ms := meters(t, "bus1", "000000000001")
+		rd := &frozenMeter{depth: 62}
+		opt := Options{Interval: time.Minute, FrozenInterval: time.Hour}
+		run := func(d time.Duration) *Scheduler {
+			s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, opt)
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			s.Run(ctx)
+			return s
+		}
+		run(30 * time.Second) // first run: only the latest freeze
+		if got := frozenTimes(t, j, ms[0].ID); len(got) != 1 {
+			t.Fatalf("first run journaled %d freezes, want 1", len(got))
+		}
+		// The terminal is down for 3 days; the meter keeps freezing at midnight.
+		time.Sleep(3 * 24 * time.Hour)
+		s := run(30 * time.Second)
+		got := frozenTimes(t, j, ms[0].ID)
+		if len(got) != 4 {
+			t.Fatalf("after a 3-day outage %d freezes journaled, want 4", len(got))
+		}
+		for i := 1; i < 4; i++ {
+			if d := got[i].Time.Sub(got[i-1].Time); d != 24*time.Hour {
+				t.Fatalf("freezes not consecutive days, oldest first: %v then %v", got[i-1].Time, got[i].Time)
+			}
+		}
+		for _, r := range got[1:3] {
+			if r.Quality != meterdata.QualityBackfilled {
+				t.Errorf("freeze of %s recovered after the outage has quality %v, want backfilled", r.Time, r.Quality.Strings())
+			}
+		}
+		if st := s.Stats(); st.Frozen != 3 || st.FrozenGaps != 0 {
+			t.Fatalf("stats %+v: want 3 frozen, no gap", st)
+		}
+		// A second pass within the interval reads nothing new.
+		before := rd.reads
+		run(30 * time.Second)
+		if len(frozenTimes(t, j, ms[0].ID)) != 4 || rd.reads != before+1 {
+			t.Fatalf("an up-to-date meter: %d reads (want 1: the latest, already journaled)", rd.reads-before)
+		}
+	})
+}
+
+func TestFrozenBeyondMemoryIsAGap(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		ms := meters(t, "bus1", "000000000001")
+		rd := &frozenMeter{depth: 5}
+		opt := Options{Interval: time.Minute, FrozenInterval: time.Hour, FrozenDepth: 5}
+		run := func() *Scheduler {
+			s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, opt)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s.Run(ctx)
+			return s
+		}
+		run()
+		time.Sleep(10 * 24 * time.Hour) // down longer than the meter remembers
+		s := run()
+		if got := len(frozenTimes(t, j, ms[0].ID)); got != 6 {
+			t.Fatalf("%d freezes journaled, want 1 + the 5 the meter still had", got)
+		}
+		if s.Stats().FrozenGaps != 1 {
+			t.Fatalf("gap not counted: %+v", s.Stats())
+		}
+		// A failing read journals nothing (not even the newer freezes): retried next pass.
+		time.Sleep(24 * time.Hour)
+		rd.fail = true
+		run()
+		if got := len(frozenTimes(t, j, ms[0].ID)); got != 6 {
+			t.Fatalf("a failed pass journaled something: %d", got)
 		}
 	})
 }

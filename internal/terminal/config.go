@@ -30,6 +30,11 @@ type MQTTConfig struct {
 // AcquisitionConfig is the acquisition plan.
 type AcquisitionConfig struct {
 	InstantInterval config.Duration `yaml:"instant_interval"`
+	// DailyFrozenInterval: how often the meters' daily frozen values (表底) are checked
+	// for new freezes, and missing ones re-read from the meters' memory; 0s disables.
+	DailyFrozenInterval config.Duration `yaml:"daily_frozen_interval"`
+	// FirstFrozenDays: how many days of frozen values to read for a meter seen the first time.
+	FirstFrozenDays int `yaml:"first_frozen_days"`
 }
 
 // BusConfig is one bus: DL/T 645 meters behind a transparent TCP gateway (dlt645_tcp), or
@@ -40,7 +45,10 @@ type BusConfig struct {
 	DLT645TCP string `yaml:"dlt645_tcp"`
 	ModbusTCP string `yaml:"modbus_tcp"`
 	// ModbusMap is a built-in map name (e.g. eastron-sdm630, the default) or a YAML file.
-	ModbusMap       string          `yaml:"modbus_map"`
+	ModbusMap string `yaml:"modbus_map"`
+	// MeterTimezone is the zone of the meters' clocks (IANA name), used to read the times
+	// they record (freeze times); default Asia/Shanghai.
+	MeterTimezone   string          `yaml:"meter_timezone"`
 	ResponseTimeout config.Duration `yaml:"response_timeout"`
 	Retries         int             `yaml:"retries"`
 	Meters          []MeterConfig   `yaml:"meters"`
@@ -54,7 +62,8 @@ type MeterConfig struct {
 
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
-	return Config{Acquisition: AcquisitionConfig{InstantInterval: config.Duration(time.Minute)}}
+	return Config{Acquisition: AcquisitionConfig{InstantInterval: config.Duration(time.Minute),
+		DailyFrozenInterval: config.Duration(time.Hour), FirstFrozenDays: 1}}
 }
 
 // Validate names the first bad field.
@@ -78,6 +87,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Acquisition.InstantInterval.D(); d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("acquisition.instant_interval %s: want 1s to 24h", d)
+	}
+	if d := c.Acquisition.DailyFrozenInterval.D(); d < 0 || (d > 0 && d < time.Second) {
+		return fmt.Errorf("acquisition.daily_frozen_interval %s: want 0s (off) or at least 1s", d)
+	}
+	if n := c.Acquisition.FirstFrozenDays; n < 1 || n > 62 {
+		return fmt.Errorf("acquisition.first_frozen_days %d: want 1 to 62", n)
 	}
 	if len(c.Buses) == 0 {
 		return errors.New("buses: none configured")
@@ -107,6 +122,9 @@ func (c *Config) Validate() error {
 			if _, err := b.modbusMap(); err != nil {
 				return fmt.Errorf("buses[%d]: %w", i, err)
 			}
+		}
+		if _, err := b.location(); err != nil {
+			return fmt.Errorf("buses[%d] %s: %w", i, b.Name, err)
 		}
 		if b.ResponseTimeout < 0 || b.Retries < 0 || b.Retries > 5 {
 			return fmt.Errorf("buses[%d] %s: response_timeout must not be negative and retries must be 0..5", i, b.Name)
@@ -166,4 +184,17 @@ func (b BusConfig) modbusMap() (modbusmap.Map, error) {
 		return modbusmap.Map{}, fmt.Errorf("bus %s: modbus_map %q: not a built-in map (%v) and not loadable: %w", b.Name, name, modbusmap.BuiltinNames(), err)
 	}
 	return m, nil
+}
+
+// location returns the meters' time zone.
+func (b BusConfig) location() (*time.Location, error) {
+	name := b.MeterTimezone
+	if name == "" {
+		name = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("meter_timezone %q: %w", name, err)
+	}
+	return loc, nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"time"
 
+	"gridmeter/internal/acquisition"
 	"gridmeter/internal/dlt645"
 )
 
@@ -28,12 +30,19 @@ var instantDIs = []dlt645.DI{
 // and keeps the connection.
 type dltBus struct {
 	cfg BusConfig
+	loc *time.Location // the meters' clock zone
 
 	mu     sync.Mutex
 	client *dlt645.Client
 }
 
-func newDLTBus(cfg BusConfig) *dltBus { return &dltBus{cfg: cfg} }
+func newDLTBus(cfg BusConfig) (*dltBus, error) {
+	loc, err := cfg.location()
+	if err != nil {
+		return nil, err
+	}
+	return &dltBus{cfg: cfg, loc: loc}, nil
+}
 
 func (b *dltBus) conn(ctx context.Context) (*dlt645.Client, error) {
 	b.mu.Lock()
@@ -90,6 +99,29 @@ func (b *dltBus) ReadInstant(ctx context.Context, address string) (map[string]in
 		maps.Copy(out, vs)
 	}
 	return out, nil
+}
+
+// ReadDailyFrozen reads the n-th latest daily freeze of a meter (time and energy registers).
+func (b *dltBus) ReadDailyFrozen(ctx context.Context, address string, n int) (time.Time, map[string]int64, error) {
+	addr, err := dlt645.ParseAddress(address)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	c, err := b.conn(ctx)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	rec, err := c.ReadDailyFrozen(ctx, addr, n, b.loc)
+	switch {
+	case errors.Is(err, dlt645.ErrNoRecord):
+		return time.Time{}, nil, fmt.Errorf("bus %s: %w: %w", b.cfg.Name, acquisition.ErrNoRecord, err)
+	case err != nil:
+		if !meterFault(err) && ctx.Err() == nil {
+			b.drop(c)
+		}
+		return time.Time{}, nil, fmt.Errorf("bus %s: %w", b.cfg.Name, err)
+	}
+	return rec.Time, rec.Values(), nil
 }
 
 // meterFault reports whether err is the meter's doing (silent, refusing, garbled reply),

@@ -59,12 +59,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 	meters := cfg.Meters()
 	var buses []acquisition.Bus
 	for _, b := range cfg.Buses {
-		var rd bus = newDLTBus(b)
+		var rd bus
 		if b.ModbusTCP != "" {
-			if rd, err = newModbusBus(b); err != nil {
-				j.Close()
-				return nil, err
-			}
+			rd, err = newModbusBus(b)
+		} else {
+			rd, err = newDLTBus(b)
+		}
+		if err != nil {
+			j.Close()
+			return nil, err
 		}
 		t.buses = append(t.buses, rd)
 		ab := acquisition.Bus{Name: b.Name, Reader: rd}
@@ -76,6 +79,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		buses = append(buses, ab)
 	}
 	t.sched, err = acquisition.New(buses, j, acquisition.Options{Interval: cfg.Acquisition.InstantInterval.D(), Logger: log,
+		FrozenInterval: cfg.Acquisition.DailyFrozenInterval.D(), FirstFrozen: cfg.Acquisition.FirstFrozenDays,
 		OnAppended: func() {
 			if t.up != nil {
 				t.up.Wake()
