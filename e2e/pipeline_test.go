@@ -131,15 +131,20 @@ func runPipeline(t *testing.T, externalMQTT string, restartHeadEnd bool) {
 			if len(stored) != len(jes) {
 				t.Errorf("meter %s: %d readings journaled, %d stored", m.ID, len(jes), len(stored))
 			}
-			got := map[int64]readingView{}
+			type key struct {
+				kind string
+				at   int64
+			}
+			got := map[key]readingView{}
 			for _, r := range stored {
-				if _, dup := got[r.Time.UnixMilli()]; dup {
-					t.Errorf("meter %s: reading at %s stored twice", m.ID, r.Time)
+				k := key{r.Kind, r.Time.UnixMilli()}
+				if _, dup := got[k]; dup {
+					t.Errorf("meter %s: %s reading at %s stored twice", m.ID, r.Kind, r.Time)
 				}
-				got[r.Time.UnixMilli()] = r
+				got[k] = r
 			}
 			for _, e := range jes {
-				r, ok := got[e.Reading.Time.UnixMilli()]
+				r, ok := got[key{string(e.Reading.Kind), e.Reading.Time.UnixMilli()}]
 				if !ok {
 					t.Errorf("meter %s: journaled reading seq %d at %s is not stored (lost)", m.ID, e.Seq, e.Reading.Time)
 					continue
@@ -253,14 +258,15 @@ func (c *client) try(path string, v any) int {
 	return resp.StatusCode
 }
 
-// readings returns every stored reading of a meter (all of the test's readings are within
-// the last hour, and the query reaches a minute into the future for clock skew).
+// readings returns every stored reading of a meter, of every kind: the window reaches back
+// past the meters' 62 days of frozen memory and a day ahead for clock skew.
 func (c *client) readings(id meterdata.MeterID) []readingView {
 	c.t.Helper()
 	var out struct {
 		Readings []readingView `json:"readings"`
 	}
-	q := url.Values{"from": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Minute).UTC().Format(time.RFC3339)}}
+	q := url.Values{"from": {time.Now().AddDate(0, 0, -70).UTC().Format(time.RFC3339)}, "to": {time.Now().AddDate(0, 0, 1).UTC().Format(time.RFC3339)},
+		"limit": {"50000"}}
 	switch status := c.try("/api/v1/meters/"+url.PathEscape(string(id))+"/readings?"+q.Encode(), &out); status {
 	case 200:
 		return out.Readings

@@ -383,12 +383,14 @@ func (r *runner) drain(ctx context.Context) error {
 
 type stored struct {
 	Time   time.Time        `json:"time"`
+	Kind   meterdata.Kind   `json:"kind"`
 	Values map[string]int64 `json:"values"`
 }
 
 func (r *runner) readings(ctx context.Context, id meterdata.MeterID) ([]stored, error) {
-	q := url.Values{"from": {r.start.Add(-time.Hour).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
-		"kind": {"instant"}, "limit": {"50000"}}
+	// Every kind, back past the meters' 62 days of frozen memory.
+	q := url.Values{"from": {r.start.AddDate(0, 0, -70).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+		"limit": {"50000"}}
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+r.httpAddr+"/api/v1/meters/"+url.PathEscape(string(id))+"/readings?"+q.Encode(), nil)
 	req.SetBasicAuth("admin", r.password)
 	resp, err := http.DefaultClient.Do(req)
@@ -424,12 +426,12 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		byMeter := map[meterdata.MeterID]map[int64]meterdata.Reading{}
+		byMeter := map[meterdata.MeterID]map[meterdata.Key]meterdata.Reading{}
 		for _, e := range es {
 			if byMeter[e.Reading.Meter] == nil {
-				byMeter[e.Reading.Meter] = map[int64]meterdata.Reading{}
+				byMeter[e.Reading.Meter] = map[meterdata.Key]meterdata.Reading{}
 			}
-			byMeter[e.Reading.Meter][e.Reading.Time.UnixMilli()] = e.Reading
+			byMeter[e.Reading.Meter][e.Reading.Key()] = e.Reading
 		}
 		res.Journaled += len(es)
 		for _, mid := range r.meters[tid] {
@@ -438,9 +440,9 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 				return res, err
 			}
 			res.Stored += len(got)
-			seen := map[int64]int{}
+			seen := map[meterdata.Key]int{}
 			for _, s := range got {
-				k := s.Time.UnixMilli()
+				k := meterdata.Key{Meter: mid, Kind: s.Kind, Time: s.Time.UnixMilli()}
 				seen[k]++
 				if seen[k] == 2 {
 					res.Duplicated++
@@ -457,14 +459,14 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 			for k := range byMeter[mid] {
 				if seen[k] == 0 {
 					res.Lost++
-					r.logf("LOST: meter %s reading at %s", mid, time.UnixMilli(k).UTC().Format(time.RFC3339))
+					r.logf("LOST: meter %s %s reading at %s", mid, k.Kind, time.UnixMilli(k.Time).UTC().Format(time.RFC3339))
 				}
 			}
 			// Slots of the period: from the terminal's first start to the meters' stop.
 			first := r.firstUp[tid].Truncate(r.opt.Interval).Add(r.opt.Interval)
 			last := r.simStop.Truncate(r.opt.Interval).Add(-r.opt.Interval)
 			for s := first; !s.After(last); s = s.Add(r.opt.Interval) {
-				if _, ok := byMeter[mid][s.UnixMilli()]; ok {
+				if _, ok := byMeter[mid][meterdata.Key{Meter: mid, Kind: meterdata.KindInstant, Time: s.UnixMilli()}]; ok {
 					continue
 				}
 				res.Gaps++

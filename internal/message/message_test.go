@@ -113,6 +113,14 @@ func TestAckStatusMetersRoundTrip(t *testing.T) {
 	if _, err := DecodeStatus("T1", []byte(`{"v":1,"terminal":"T1","state":"asleep"}`)); err == nil {
 		t.Fatal("status with unknown state accepted")
 	}
+	s.Checks = []Check{{Name: "journal", OK: true}, {Name: "meter T1.bus1.000000000001", OK: false, Detail: "timeout, no reply"}}
+	p, _ = s.Encode()
+	if gs, err := DecodeStatus("T1", p); err != nil || len(gs.Checks) != 2 || gs.Checks[1].OK || gs.Checks[1].Detail != "timeout, no reply" {
+		t.Fatalf("status with checks: %+v, %v", gs, err)
+	}
+	if _, err := DecodeStatus("T1", []byte(`{"v":1,"terminal":"T1","state":"online","checks":[{"name":"","ok":true}]}`)); err == nil || !strings.Contains(err.Error(), "checks[0]") {
+		t.Fatalf("check without a name: %v", err)
+	}
 
 	m := Meters{Terminal: "T1", Meters: []meterdata.Meter{{ID: "T1.bus1.000000000001", Terminal: "T1", Bus: "bus1", Address: "000000000001", Protocol: "dlt645"}}}
 	p, _ = m.Encode()

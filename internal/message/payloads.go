@@ -147,7 +147,20 @@ type Status struct {
 	State    string `json:"state"`
 	Software string `json:"software,omitempty"`
 	Time     *Time  `json:"time,omitempty"` // absent in the last will (the broker sends it later)
+	// Checks is the terminal's self-check at start: its parts (journal, clock, buses,
+	// meters) with their state. Absent until the check has run.
+	Checks []Check `json:"checks,omitempty"`
 }
+
+// Check is one part of a terminal's self-check.
+type Check struct {
+	Name   string `json:"name"`             // "journal", "clock", "bus bus1", "meter T1.bus1.000000001001"
+	OK     bool   `json:"ok"`               // false: the part is degraded; the terminal runs on without it
+	Detail string `json:"detail,omitempty"` // what was found (error text, clock drift, ...)
+}
+
+// MaxChecks bounds a status's self-check list (a terminal has at most a few buses of 255 meters).
+const MaxChecks = 4096
 
 // Encode marshals the status.
 func (s Status) Encode() ([]byte, error) {
@@ -171,6 +184,14 @@ func DecodeStatus(terminal string, p []byte) (Status, error) {
 	}
 	if len(s.Software) > 64 {
 		return Status{}, fmt.Errorf("status: software: longer than 64 bytes")
+	}
+	if len(s.Checks) > MaxChecks {
+		return Status{}, fmt.Errorf("status: checks: %d, at most %d", len(s.Checks), MaxChecks)
+	}
+	for i, c := range s.Checks {
+		if c.Name == "" || len(c.Name) > 128 || len(c.Detail) > 1024 {
+			return Status{}, fmt.Errorf("status: checks[%d]: name must be 1 to 128 bytes and detail at most 1024", i)
+		}
 	}
 	return s, nil
 }

@@ -101,6 +101,26 @@ func (b *dltBus) ReadInstant(ctx context.Context, address string) (map[string]in
 	return out, nil
 }
 
+// Probe reads the meter's clock and reports its drift against the terminal's.
+func (b *dltBus) Probe(ctx context.Context, address string) (string, error) {
+	addr, err := dlt645.ParseAddress(address)
+	if err != nil {
+		return "", err
+	}
+	c, err := b.conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	mt, err := c.ReadClock(ctx, addr, b.loc)
+	if err != nil {
+		if !meterFault(err) && ctx.Err() == nil {
+			b.drop(c)
+		}
+		return "", err
+	}
+	return fmt.Sprintf("answers; meter clock drift %+ds", int(mt.Sub(time.Now()).Round(time.Second)/time.Second)), nil
+}
+
 // ReadDailyFrozen reads the n-th latest daily freeze of a meter (time and energy registers).
 func (b *dltBus) ReadDailyFrozen(ctx context.Context, address string, n int) (time.Time, map[string]int64, error) {
 	addr, err := dlt645.ParseAddress(address)

@@ -41,3 +41,12 @@ func (b *modbusBus) ReadInstant(ctx context.Context, address string) (map[string
 
 // Close closes the Modbus connection.
 func (b *modbusBus) Close() { b.rd.Close() }
+
+// Probe reads the meter's current values once.
+func (b *modbusBus) Probe(ctx context.Context, address string) (string, error) {
+	vs, err := b.ReadInstant(ctx, address)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("answers (%d values)", len(vs)), nil
+}

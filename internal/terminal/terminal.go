@@ -34,6 +34,10 @@ type Terminal struct {
 	up      *uplink.Uplink
 	conn    *transport.Conn
 	buses   []bus
+
+	journalCheck message.Check
+	mu           sync.Mutex
+	checks       []message.Check // the self-check's result, once it has run
 }
 
 // bus is one configured bus: it reads a meter's current values and owns its connection.
@@ -51,11 +55,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		log = slog.Default()
 	}
 	log = log.With("terminal", cfg.ID)
-	j, err := journal.Open(ctx, cfg.JournalPath, journal.Options{})
+	j, jc, err := openJournal(ctx, cfg.JournalPath, log)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", cfg.JournalPath, err)
 	}
-	t := &Terminal{cfg: cfg, log: log, journal: j}
+	t := &Terminal{cfg: cfg, log: log, journal: j, journalCheck: jc}
 	meters := cfg.Meters()
 	var buses []acquisition.Bus
 	for _, b := range cfg.Buses {
@@ -90,6 +94,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// Checks returns the self-check's result (nil until it has run).
+func (t *Terminal) Checks() []message.Check {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]message.Check(nil), t.checks...)
 }
 
 // Journal gives read access to the terminal's journal (tests, metrics).
@@ -156,6 +167,24 @@ func (t *Terminal) Run(ctx context.Context) error {
 	run(t.up.Run)
 	run(t.sched.Run)
 	run(t.compactLoop)
+	run(func(ctx context.Context) error {
+		checks := t.selfCheck(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		t.mu.Lock()
+		t.checks = checks
+		t.mu.Unlock()
+		for _, c := range checks {
+			if !c.OK {
+				t.log.Warn("self-check: degraded", "part", c.Name, "detail", c.Detail)
+			}
+		}
+		if t.conn.Connected() {
+			t.announce(ctx) // the status now carries the checks
+		}
+		return nil
+	})
 	<-ctx.Done()
 	wg.Wait()
 	// A clean stop says so (the broker sends the last will only on an unclean loss).
@@ -173,7 +202,7 @@ func (t *Terminal) Run(ctx context.Context) error {
 // announce publishes the retained status and meter inventory after every (re)connection.
 func (t *Terminal) announce(ctx context.Context) {
 	now := message.Time{Time: time.Now()}
-	status, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOnline, Software: Version, Time: &now}.Encode()
+	status, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOnline, Software: Version, Time: &now, Checks: t.Checks()}.Encode()
 	meters, _ := message.Meters{Terminal: t.cfg.ID, Meters: t.cfg.Meters()}.Encode()
 	for _, m := range []transport.Message{
 		{Topic: message.Topic(t.cfg.ID, message.UpMeters), Payload: meters, QoS: 1, Retain: true},
