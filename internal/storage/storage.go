@@ -81,6 +81,30 @@ type ReadingWriter interface {
 	// meterdata.EarliestTime..LatestTime or unknown quality bits (and for a Batch breaking
 	// the rules stated on Batch); it does not check channel names or their number.
 	StoreBatch(ctx context.Context, b Batch) (BatchResult, error)
+
+	// StoreReadings stores readings that came by a path without terminal sequence numbers
+	// (the IEC 60870-5-102 master), under the same exactly-once key as StoreBatch and in
+	// one transaction: when it returns nil, everything is durable; on error (a cancelled
+	// ctx included), nothing is. The result's Gap is always 0.
+	//
+	// It differs from StoreBatch in two points only:
+	//
+	//   - No terminal bookkeeping: no terminal is created or changed (LastSeq, SeqGaps,
+	//     Batches, Readings, Conflicts, LastSeen all stay as they are). source names the
+	//     path in the conflict log ("iec102/<target>"); it must be 1 to 128 bytes.
+	//   - A reading whose key is stored is a duplicate when every value it carries is
+	//     stored under the key with the same value (the stored reading may carry more
+	//     channels), else a conflict. A path that carries a subset of a reading's channels
+	//     (IEC 102 carries the energy registers, MQTT the whole instant reading) thus adds
+	//     nothing when the other path stored the reading first. The converse does not hold:
+	//     a StoreBatch reading arriving after a subset stored here is judged by StoreBatch's
+	//     rule (equal values) and, carrying more channels, is a conflict.
+	//
+	// Everything else is as for StoreBatch: conflicts are logged every time they arrive
+	// and the stored reading is kept; repeats inside the call are judged against what is
+	// then stored; meters not yet known are created from their ids; the readings must be
+	// valid and a malformed one refuses the whole call. An empty rs stores nothing.
+	StoreReadings(ctx context.Context, source string, rs []meterdata.Reading) (BatchResult, error)
 }
 
 // ReadingQuery selects readings of one meter.

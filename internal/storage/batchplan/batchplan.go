@@ -8,7 +8,9 @@
 // A backend's StoreBatch is then: New; in one transaction, read the terminal's LastSeq
 // (Gap), create Plan.Meters, insert Plan.Unique keeping the keys actually inserted, call
 // Plan.Judge with a lookup of what is stored under the other keys, record the conflicts,
-// update the terminal; commit.
+// update the terminal; commit. StoreReadings is the same without the terminal: NewReadings;
+// in one transaction, create Plan.Meters, insert Plan.Unique, call Plan.JudgeWith(Covers,
+// ...), record the conflicts under the source's name; commit.
 package batchplan
 
 import (
@@ -48,6 +50,18 @@ func New(b storage.Batch) (Plan, error) {
 		return Plan{}, err
 	}
 	return newPlan(b.Readings)
+}
+
+// MaxSourceLen is the longest source name StoreReadings takes.
+const MaxSourceLen = 128
+
+// NewReadings checks the source of a StoreReadings call and prepares its readings as New
+// does a batch's.
+func NewReadings(source string, rs []meterdata.Reading) (Plan, error) {
+	if source == "" || len(source) > MaxSourceLen {
+		return Plan{}, fmt.Errorf("source %.140q: want 1 to %d bytes", source, MaxSourceLen)
+	}
+	return newPlan(rs)
 }
 
 // checkBatch checks what the contract states of a batch and what the columns can hold.
@@ -141,6 +155,25 @@ type Conflict struct {
 // duplicate if meterdata.SameValues holds against the stored reading (quality flags are not
 // compared), else a conflict, returned in that order for the log. The result's Gap is left 0.
 func (p Plan) Judge(inserted map[meterdata.Key]struct{}, lookup func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error) (storage.BatchResult, []Conflict, error) {
+	return p.JudgeWith(meterdata.SameValues, inserted, lookup)
+}
+
+// Covers reports whether every value of received is stored with the same value: the
+// duplicate rule of StoreReadings, whose path may carry a subset of a reading's channels.
+// Quality flags are not compared.
+func Covers(stored, received meterdata.Reading) bool {
+	for k, v := range received.Values {
+		if w, ok := stored.Values[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// JudgeWith is Judge with another duplicate rule: same(stored, received) reports whether
+// a reading not inserted is a duplicate of what is stored under its key. StoreBatch uses
+// meterdata.SameValues (Judge), StoreReadings Covers.
+func (p Plan) JudgeWith(same func(stored, received meterdata.Reading) bool, inserted map[meterdata.Key]struct{}, lookup func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error) (storage.BatchResult, []Conflict, error) {
 	var res storage.BatchResult
 	// What is stored under each key of the batch: the row just inserted or an older one.
 	stored := make(map[meterdata.Key]meterdata.Reading, len(p.Unique))
@@ -162,7 +195,7 @@ func (p Plan) Judge(inserted map[meterdata.Key]struct{}, lookup func(keys []mete
 		if !ok {
 			return fmt.Errorf("reading %s: neither inserted nor found", Describe(w.Reading))
 		}
-		if meterdata.SameValues(old, w.Reading) {
+		if same(old, w.Reading) {
 			res.Duplicates++
 			return nil
 		}

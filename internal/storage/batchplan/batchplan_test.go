@@ -84,3 +84,37 @@ func TestGap(t *testing.T) {
 		}
 	}
 }
+
+// TestCovers: StoreReadings' duplicate rule, every received value stored alike.
+func TestCovers(t *testing.T) {
+	stored := meterdata.Reading{Values: map[string]int64{"e_imp": 10, "e_exp": 2, "u_a": 230000}}
+	tests := []struct {
+		name     string
+		received map[string]int64
+		want     bool
+	}{
+		{"same", map[string]int64{"e_imp": 10, "e_exp": 2, "u_a": 230000}, true},
+		{"subset", map[string]int64{"e_imp": 10, "e_exp": 2}, true},
+		{"other value", map[string]int64{"e_imp": 11}, false},
+		{"channel not stored", map[string]int64{"e_imp": 10, "q": 0}, false},
+		{"empty", map[string]int64{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := batchplan.Covers(stored, meterdata.Reading{Values: tc.received}); got != tc.want {
+				t.Errorf("Covers(%v, %v) = %t, want %t", stored.Values, tc.received, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewReadingsSource(t *testing.T) {
+	for _, src := range []string{"", string(make([]byte, batchplan.MaxSourceLen+1))} {
+		if _, err := batchplan.NewReadings(src, nil); err == nil {
+			t.Errorf("NewReadings(source of %d bytes): want an error", len(src))
+		}
+	}
+	if _, err := batchplan.NewReadings("iec102/T1", nil); err != nil {
+		t.Errorf("NewReadings: %v", err)
+	}
+}

@@ -9,7 +9,9 @@
 // time and the sequence gap is computed against a stable LastSeq. Readings are inserted in
 // key order, so transactions of different terminals that share reading keys wait for each
 // other instead of deadlocking; should PostgreSQL still report a deadlock or serialization
-// failure, the whole transaction is retried (up to 3 attempts).
+// failure, the whole transaction is retried (up to 3 attempts). StoreReadings (the IEC 102
+// path) runs the same way without a terminal row to lock: meters, then readings in key
+// order, then conflicts.
 //
 // # Storing a batch
 //
@@ -26,7 +28,8 @@
 //     instead of building it into one message.
 //
 // The keys not inserted are then read back and compared in Go (batchplan.Plan.Judge): same
-// values is a duplicate, other values a conflict written to the conflicts table with both
+// values (StoreReadings: the received values a subset of the stored, batchplan.Covers) is
+// a duplicate, other values a conflict written to the conflicts table with both
 // the stored and the received values. The stored reading is never changed.
 //
 // The caller's context cancels every statement up to COMMIT, but not the COMMIT itself

@@ -172,14 +172,7 @@ func (s *Store) storeBatch(ctx context.Context, b storage.Batch, p batchplan.Pla
 	first.Queue(`SELECT last_seq FROM terminals WHERE id = $1 FOR UPDATE`, b.Terminal).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&prevSeq)
 	})
-	if len(p.Meters) > 0 {
-		ids, terms, buses, addrs := make([]string, len(p.Meters)), make([]string, len(p.Meters)), make([]string, len(p.Meters)), make([]string, len(p.Meters))
-		for i, m := range p.Meters {
-			ids[i], terms[i], buses[i], addrs[i] = string(m.ID), m.Terminal, m.Bus, m.Address
-		}
-		first.Queue(`INSERT INTO meters (id, terminal, bus, address)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT (id) DO NOTHING`, ids, terms, buses, addrs)
-	}
+	queueMeters(&first, p.Meters)
 	if err := tx.SendBatch(ctx, &first).Close(); err != nil {
 		return res, fmt.Errorf("lock terminal, create meters: %w", err)
 	}
@@ -212,15 +205,108 @@ WHERE id = $1`, b.Terminal, now, int64(b.LastSeq), int64(res.Gap), res.Inserted,
 	if err := tx.SendBatch(ctx, &last).Close(); err != nil {
 		return res, fmt.Errorf("record conflicts, update terminal: %w", err)
 	}
-	// Once the COMMIT is sent, cancelling it could leave it done on the server yet reported
-	// as failed; a cancelled caller is therefore turned away before it, not during it.
+	if err := commit(ctx, tx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// commit commits tx. Once the COMMIT is sent, cancelling it could leave it done on the
+// server yet reported as failed; a cancelled caller is therefore turned away before it,
+// not during it.
+func commit(ctx context.Context, tx pgx.Tx) error {
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("before commit: %w", err)
+		return fmt.Errorf("before commit: %w", err)
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	if err := tx.Commit(cctx); err != nil {
-		return res, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// queueMeters queues the creation of the meters not yet known, from their ids, in id
+// order (the plan's order), so that concurrent transactions take the locks in one order.
+func queueMeters(bt *pgx.Batch, ms []meterdata.Meter) {
+	if len(ms) == 0 {
+		return
+	}
+	ids, terms, buses, addrs := make([]string, len(ms)), make([]string, len(ms)), make([]string, len(ms)), make([]string, len(ms))
+	for i, m := range ms {
+		ids[i], terms[i], buses[i], addrs[i] = string(m.ID), m.Terminal, m.Bus, m.Address
+	}
+	bt.Queue(`INSERT INTO meters (id, terminal, bus, address)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT (id) DO NOTHING`, ids, terms, buses, addrs)
+}
+
+// StoreReadings implements storage.ReadingWriter.
+func (s *Store) StoreReadings(ctx context.Context, source string, rs []meterdata.Reading) (storage.BatchResult, error) {
+	fail := func(err error) (storage.BatchResult, error) {
+		return storage.BatchResult{}, fmt.Errorf("pgstore: store %d readings from %.140q: %w", len(rs), source, err)
+	}
+	p, err := batchplan.NewReadings(source, rs)
+	if err != nil {
+		return fail(err)
+	}
+	if len(rs) == 0 {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		return storage.BatchResult{}, nil
+	}
+	now := s.nowMilli()
+	for attempt := 1; ; attempt++ {
+		res, err := s.storeReadings(ctx, source, p, now)
+		if err == nil {
+			return res, nil
+		}
+		if attempt < maxAttempts && retryable(err) && ctx.Err() == nil {
+			continue
+		}
+		if attempt > 1 {
+			err = fmt.Errorf("attempt %d: %w", attempt, err)
+		}
+		return fail(err)
+	}
+}
+
+func (s *Store) storeReadings(ctx context.Context, source string, p batchplan.Plan, now int64) (res storage.BatchResult, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+			defer cancel()
+			_ = tx.Rollback(rctx)
+		}
+	}()
+	var first pgx.Batch
+	queueMeters(&first, p.Meters)
+	if err := tx.SendBatch(ctx, &first).Close(); err != nil {
+		return res, fmt.Errorf("create meters: %w", err)
+	}
+	inserted, err := s.insertReadings(ctx, tx, p.Unique, now)
+	if err != nil {
+		return res, err
+	}
+	res, conflicts, err := p.JudgeWith(batchplan.Covers, inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+		return lookupReadings(ctx, tx, keys, into)
+	})
+	if err != nil {
+		return res, err
+	}
+	if len(conflicts) > 0 {
+		var last pgx.Batch
+		queueConflicts(&last, source, conflicts, now)
+		if err := tx.SendBatch(ctx, &last).Close(); err != nil {
+			return res, fmt.Errorf("record conflicts: %w", err)
+		}
+	}
+	if err := commit(ctx, tx); err != nil {
+		return res, err
 	}
 	return res, nil
 }

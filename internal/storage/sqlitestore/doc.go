@@ -14,8 +14,9 @@
 //
 // The database runs in WAL mode with synchronous=FULL: the WAL is fsynced at every commit,
 // so when StoreBatch returns nil the batch survives a power cut, not only a process crash
-// (synchronous=NORMAL in WAL mode would only survive the latter). The price is one fsync per
-// batch, which is why the head-end stores whole batches in one transaction.
+// (synchronous=NORMAL in WAL mode would only survive the latter); likewise StoreReadings. The
+// price is one fsync per batch, which is why the head-end stores whole batches in one
+// transaction.
 //
 // Open needs a file path: ":memory:" is refused because each connection would get its own
 // empty in-memory database. Tests use a file under t.TempDir().

@@ -156,23 +156,10 @@ func (s *Store) storeBatch(ctx context.Context, b storage.Batch) (res storage.Ba
 	}
 	gap := batchplan.Gap(prevSeq, b.FirstSeq)
 
-	if err := insertMeters(ctx, tx, p.Meters); err != nil {
-		return res, err
-	}
-	inserted, err := insertReadings(ctx, tx, p.Unique, now)
-	if err != nil {
-		return res, err
-	}
-	res, conflicts, err := p.Judge(inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
-		return lookupReadings(ctx, tx, keys, into)
-	})
-	if err != nil {
+	if res, err = storePlan(ctx, tx, p, meterdata.SameValues, b.Terminal, now); err != nil {
 		return res, err
 	}
 	res.Gap = gap
-	if err := insertConflicts(ctx, tx, b.Terminal, conflicts, now); err != nil {
-		return res, err
-	}
 
 	if _, err := tx.ExecContext(ctx, `
 INSERT INTO terminals (id, last_seen, last_seq, seq_gaps, batches, readings, conflicts)
@@ -186,6 +173,65 @@ ON CONFLICT (id) DO UPDATE SET
 	conflicts = conflicts + excluded.conflicts`,
 		b.Terminal, now, int64(b.LastSeq), int64(res.Gap), res.Inserted, res.Conflicts); err != nil {
 		return res, fmt.Errorf("update terminal: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit: %w", err)
+	}
+	return res, nil
+}
+
+// storePlan creates the plan's meters, inserts its readings, judges the others with
+// same and logs the conflicts under source, inside tx: the part StoreBatch and
+// StoreReadings share.
+func storePlan(ctx context.Context, tx *sql.Tx, p batchplan.Plan, same func(stored, received meterdata.Reading) bool, source string, now int64) (storage.BatchResult, error) {
+	if err := insertMeters(ctx, tx, p.Meters); err != nil {
+		return storage.BatchResult{}, err
+	}
+	inserted, err := insertReadings(ctx, tx, p.Unique, now)
+	if err != nil {
+		return storage.BatchResult{}, err
+	}
+	res, conflicts, err := p.JudgeWith(same, inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+		return lookupReadings(ctx, tx, keys, into)
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := insertConflicts(ctx, tx, source, conflicts, now); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// StoreReadings implements storage.ReadingWriter.
+func (s *Store) StoreReadings(ctx context.Context, source string, rs []meterdata.Reading) (storage.BatchResult, error) {
+	res, err := s.storeReadings(ctx, source, rs)
+	if err != nil {
+		return storage.BatchResult{}, fmt.Errorf("sqlitestore: store %d readings from %.140q: %w", len(rs), source, err)
+	}
+	return res, nil
+}
+
+func (s *Store) storeReadings(ctx context.Context, source string, rs []meterdata.Reading) (res storage.BatchResult, err error) {
+	p, err := batchplan.NewReadings(source, rs)
+	if err != nil {
+		return res, err
+	}
+	if len(rs) == 0 {
+		return res, ctx.Err()
+	}
+	now := s.nowMilli()
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	if err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if res, err = storePlan(ctx, tx, p, batchplan.Covers, source, now); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit: %w", err)

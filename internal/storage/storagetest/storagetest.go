@@ -39,6 +39,9 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ValuesAndQuality", testValuesAndQuality},
 		{"LargeBatch", testLargeBatch},
 		{"Concurrency", testConcurrency},
+		{"StoreReadings", testStoreReadings},
+		{"StoreReadingsBothPaths", testBothPaths},
+		{"StoreReadingsRefused", testBadReadings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
