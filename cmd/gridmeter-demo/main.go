@@ -22,6 +22,7 @@ func main() {
 	flag.StringVar(&opt.Dir, "dir", ".demo", "state directory (databases, journals, generated credentials)")
 	flag.StringVar(&opt.HTTPListen, "http", "", "web and API address (default 127.0.0.1:8480, or a free port if taken)")
 	flag.StringVar(&opt.MQTTListen, "mqtt", "", "embedded MQTT broker address (default 127.0.0.1:18830, or a free port if taken)")
+	flag.StringVar(&opt.IEC102Listen, "iec102", "", "terminal 1's IEC 102 outstation address (default 127.0.0.1:20102, or a free port if taken)")
 	flag.StringVar(&opt.ExternalMQTT, "external-mqtt", "", "use this external broker URL (e.g. mqtt://127.0.0.1:1883) instead of the embedded one")
 	flag.IntVar(&opt.Terminals, "terminals", 2, "simulated terminals")
 	flag.IntVar(&opt.MetersPerTerminal, "meters", 5, "simulated meters per terminal")
@@ -44,8 +45,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gridmeter-demo:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("gridmeter demo is running\n  web:    %s\n  login:  admin / %s\n  mqtt:   %s\n  meters: %d on %d terminals, polled every %s\nPress Ctrl-C to stop.\n",
-		d.URL, d.Credentials.AdminPassword, d.HeadEnd.MQTTURL(), len(d.Meters), len(d.Terminals), opt.Interval)
+	fmt.Printf("gridmeter demo is running\n  web:    %s\n  login:  admin / %s\n  mqtt:   %s\n  iec102: %s (terminal %s: link address 1, measuring point 1, password 1)\n  meters: %d on %d terminals, polled every %s\nPress Ctrl-C to stop.\n",
+		d.URL, d.Credentials.AdminPassword, d.HeadEnd.MQTTURL(), d.IEC102Addr(), d.TerminalIDs[0], len(d.Meters), len(d.Terminals), opt.Interval)
 	start := time.Now()
 	<-ctx.Done()
 	stop()

@@ -36,6 +36,9 @@ type Options struct {
 	Dir        string // state directory (created if missing)
 	HTTPListen string // "" → 127.0.0.1:8480, or a free port if that one is taken
 	MQTTListen string // embedded broker; "" → 127.0.0.1:18830, or a free port if taken
+	// IEC102Listen is terminal 1's IEC 102 outstation; "" → 127.0.0.1:20102, or a free port
+	// if taken. Link address 1; measuring point k is the k-th meter of bus1, password 1.
+	IEC102Listen string
 	// ExternalMQTT, if set, is an external broker URL (e.g. Mosquitto's mqtt://127.0.0.1:1883)
 	// used instead of the embedded broker, by the head-end and the terminals alike.
 	ExternalMQTT      string
@@ -72,6 +75,7 @@ type Demo struct {
 	ModbusAddr  string // the simulated Modbus meters' TCP gateway ("" if none)
 
 	opt       Options
+	addrs     [][]string // meter addresses of bus1, per terminal
 	log       *slog.Logger
 	cancelSim context.CancelFunc
 	simDone   chan struct{}
@@ -106,6 +110,16 @@ func (o *Options) defaults() {
 	}
 	if o.MQTTListen == "" {
 		o.MQTTListen = freeOr("127.0.0.1:18830")
+	}
+	if o.IEC102Listen == "" {
+		o.IEC102Listen = freeOr("127.0.0.1:20102")
+	}
+	if _, port, _ := net.SplitHostPort(o.IEC102Listen); port == "0" {
+		o.IEC102Listen = freeOr(o.IEC102Listen) // the head-end must know the port before the terminal binds it
+		if ln, err := net.Listen("tcp", o.IEC102Listen); err == nil {
+			o.IEC102Listen = ln.Addr().String()
+			ln.Close()
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -159,6 +173,7 @@ func Start(ctx context.Context, opt Options) (_ *Demo, err error) {
 	}
 
 	// 2. Head-end.
+	d.addrs = addrs
 	hcfg, err := d.headEndConfig()
 	if err != nil {
 		return nil, err
@@ -200,6 +215,12 @@ func (d *Demo) headEndConfig() (headend.Config, error) {
 		return cfg, err
 	}
 	cfg.Users = []headend.UserConfig{{Name: "admin", Role: auth.RoleAdmin, PasswordHash: h}}
+	// The IEC 102 master polls terminal 1's outstation every minute.
+	target := headend.IEC102TargetConfig{Name: d.TerminalIDs[0], Addr: d.opt.IEC102Listen, LinkAddress: 1, Interval: config.Duration(time.Minute)}
+	for k, a := range d.addrs[0] {
+		target.Points = append(target.Points, headend.IEC102PointConfig{Address: uint16(k + 1), Password: "1", Meter: d.TerminalIDs[0] + ".bus1." + a})
+	}
+	cfg.IEC102 = &headend.IEC102Config{Targets: []headend.IEC102TargetConfig{target}}
 	return cfg, nil
 }
 
@@ -218,6 +239,13 @@ func (d *Demo) TerminalConfig(i int, addrs []string) terminal.Config {
 		bus.Meters = append(bus.Meters, terminal.MeterConfig{Address: a, Description: fmt.Sprintf("Simulated %s meter %d", kinds[j%len(kinds)], j+1)})
 	}
 	cfg.Buses = []terminal.BusConfig{bus}
+	if i == 0 {
+		oc := &terminal.IEC102Config{Listen: d.opt.IEC102Listen, LinkAddress: 1, AllowedMasters: []string{"127.0.0.1/32"}}
+		for k, a := range addrs {
+			oc.Points = append(oc.Points, terminal.IEC102Point{Address: uint16(k + 1), Password: "1", Meter: "bus1." + a})
+		}
+		cfg.IEC102 = oc
+	}
 	if n := d.opt.ModbusMetersPerTerminal; n > 0 {
 		mb := terminal.BusConfig{Name: "bus2", ModbusTCP: d.ModbusAddr, ModbusMap: "eastron-sdm630", ResponseTimeout: config.Duration(time.Second)}
 		for u := i*n + 1; u <= (i+1)*n; u++ {
@@ -360,3 +388,6 @@ func (d *Demo) StopSimulator() {
 		d.cancelSim = nil
 	}
 }
+
+// IEC102Addr is where terminal 1's IEC 102 outstation listens.
+func (d *Demo) IEC102Addr() string { return d.opt.IEC102Listen }

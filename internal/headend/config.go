@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"time"
 
 	"gridmeter/internal/auth"
 	"gridmeter/internal/broker"
 	"gridmeter/internal/config"
+	"gridmeter/internal/iec102/master"
 	"gridmeter/internal/meterdata"
 )
 
@@ -18,6 +21,72 @@ type Config struct {
 	MQTT      MQTTConfig       `yaml:"mqtt"`
 	Terminals []TerminalConfig `yaml:"terminals"`
 	Users     []UserConfig     `yaml:"users"`
+	// IEC102 is the IEC 60870-5-102 master: terminals polled over TCP.
+	IEC102 *IEC102Config `yaml:"iec102"`
+}
+
+// IEC102Config configures the IEC 102 master.
+type IEC102Config struct {
+	Concurrency int                  `yaml:"concurrency"` // sessions at once; default 16
+	Targets     []IEC102TargetConfig `yaml:"targets"`
+}
+
+// IEC102TargetConfig is one outstation the master polls.
+type IEC102TargetConfig struct {
+	Name         string              `yaml:"name"`
+	Addr         string              `yaml:"addr"` // host:port
+	LinkAddress  uint16              `yaml:"link_address"`
+	Interval     config.Duration     `yaml:"interval"` // schedule; default 15m
+	Timeout      config.Duration     `yaml:"timeout"`
+	Retries      int                 `yaml:"retries"`
+	Timezone     string              `yaml:"timezone"`     // of the outstation's time tags; default UTC
+	WhPerCount   int64               `yaml:"wh_per_count"` // 1 (Wh, default) or 1000 (kWh)
+	CorrectClock bool                `yaml:"correct_clock"`
+	Points       []IEC102PointConfig `yaml:"points"`
+}
+
+// IEC102PointConfig maps a measuring point to a meter id.
+type IEC102PointConfig struct {
+	Address  uint16        `yaml:"address"`
+	Password config.Secret `yaml:"password"` // decimal access key
+	Meter    string        `yaml:"meter"`    // meter id <terminal>.<bus>.<address>
+}
+
+// iec102Targets turns the configuration into master targets.
+func (c *Config) iec102Targets() ([]master.Target, error) {
+	var ts []master.Target
+	for i, tc := range c.IEC102.Targets {
+		if tc.Name == "" {
+			return nil, fmt.Errorf("iec102.targets[%d].name: empty", i)
+		}
+		if _, _, err := net.SplitHostPort(tc.Addr); err != nil {
+			return nil, fmt.Errorf("iec102.targets[%d] %s: addr %q: want host:port", i, tc.Name, tc.Addr)
+		}
+		t := master.Target{Name: tc.Name, Addr: tc.Addr, LinkAddress: tc.LinkAddress, Interval: tc.Interval.D(), Timeout: tc.Timeout.D(),
+			Retries: tc.Retries, WhPerCount: tc.WhPerCount, CorrectClock: tc.CorrectClock}
+		if tc.Timezone != "" {
+			loc, err := time.LoadLocation(tc.Timezone)
+			if err != nil {
+				return nil, fmt.Errorf("iec102.targets[%d] %s: timezone: %w", i, tc.Name, err)
+			}
+			t.Location = loc
+		}
+		if len(tc.Points) == 0 {
+			return nil, fmt.Errorf("iec102.targets[%d] %s: points: none", i, tc.Name)
+		}
+		for j, p := range tc.Points {
+			if err := meterdata.MeterID(p.Meter).Validate(); err != nil {
+				return nil, fmt.Errorf("iec102.targets[%d] %s: points[%d].meter: %w", i, tc.Name, j, err)
+			}
+			pw, err := strconv.ParseUint(p.Password.Value(), 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("iec102.targets[%d] %s: points[%d].password: want a decimal number up to 4294967295", i, tc.Name, j)
+			}
+			t.Points = append(t.Points, master.Point{Address: p.Address, Password: uint32(pw), Meter: meterdata.MeterID(p.Meter)})
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
 }
 
 // HTTPConfig is the API and web server.
@@ -131,6 +200,11 @@ func (c *Config) Validate() error {
 		seen[t.ID] = true
 		if len(t.SecretSHA256) != 64 {
 			return fmt.Errorf("terminals[%d] %q: secret_sha256: want 64 hex digits (sha256sum of the terminal's password)", i, t.ID)
+		}
+	}
+	if c.IEC102 != nil {
+		if _, err := c.iec102Targets(); err != nil {
+			return err
 		}
 	}
 	if len(c.Users) == 0 {

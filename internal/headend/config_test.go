@@ -55,6 +55,15 @@ func TestConfigRefusesBadFields(t *testing.T) {
 		{"no users", func(c *Config) { c.Users = nil }, "users: none configured"},
 		{"bad role", func(c *Config) { c.Users[0].Role = "root" }, `role "root"`},
 		{"bad hash", func(c *Config) { c.Users[0].PasswordHash = "plain" }, `users[0] "a": password hash`},
+		{"iec102 addr", func(c *Config) {
+			c.IEC102 = &IEC102Config{Targets: []IEC102TargetConfig{{Name: "T1", Addr: "nowhere", Points: []IEC102PointConfig{{Address: 1, Password: "1", Meter: "T1.bus1.1"}}}}}
+		}, `iec102.targets[0] T1: addr "nowhere"`},
+		{"iec102 meter", func(c *Config) {
+			c.IEC102 = &IEC102Config{Targets: []IEC102TargetConfig{{Name: "T1", Addr: "127.0.0.1:20102", Points: []IEC102PointConfig{{Address: 1, Password: "1", Meter: "bus1.1"}}}}}
+		}, "iec102.targets[0] T1: points[0].meter"},
+		{"iec102 no points", func(c *Config) {
+			c.IEC102 = &IEC102Config{Targets: []IEC102TargetConfig{{Name: "T1", Addr: "127.0.0.1:20102"}}}
+		}, "points: none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"gridmeter/internal/api"
 	"gridmeter/internal/auth"
 	"gridmeter/internal/broker"
+	"gridmeter/internal/iec102/master"
 	"gridmeter/internal/ingest"
 	"gridmeter/internal/live"
 	"gridmeter/internal/meterdata"
@@ -42,6 +43,7 @@ type HeadEnd struct {
 	broker *broker.Broker
 	conn   *transport.Conn
 	ingest *ingest.Ingest
+	poller *master.Poller // nil without IEC 102 targets
 	hub    *live.Hub
 	http   *http.Server
 	httpLn net.Listener
@@ -117,6 +119,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 		h.ingest.Run(ctx, ackPublisher{h.conn})
 	}()
 
+	if cfg.IEC102 != nil && len(cfg.IEC102.Targets) > 0 {
+		targets, _ := cfg.iec102Targets() // validated
+		h.poller, err = master.NewPoller(h.store, targets, master.Options{Concurrency: cfg.IEC102.Concurrency, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("iec102: %w", err)
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.poller.Run(ctx)
+		}()
+	}
+
 	users, err := cfg.users()
 	if err != nil {
 		return nil, err
@@ -155,6 +170,9 @@ func (h *HeadEnd) MQTTURL() string { return h.mqtt }
 
 // AwaitReady waits until the head-end's MQTT client is connected and subscribed.
 func (h *HeadEnd) AwaitReady(ctx context.Context) error { return h.conn.AwaitConnection(ctx) }
+
+// IEC102 exposes the IEC 102 master (nil without targets).
+func (h *HeadEnd) IEC102() *master.Poller { return h.poller }
 
 // Ingest exposes the ingest counters.
 func (h *HeadEnd) Ingest() *ingest.Ingest { return h.ingest }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"gridmeter/internal/config"
+	"gridmeter/internal/iec102/outstation"
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/modbusmap"
 )
@@ -18,6 +21,26 @@ type Config struct {
 	MQTT        MQTTConfig        `yaml:"mqtt"`
 	Acquisition AcquisitionConfig `yaml:"acquisition"`
 	Buses       []BusConfig       `yaml:"buses"`
+	// IEC102, when set, runs an IEC 60870-5-102 outstation serving the journal to masters.
+	IEC102 *IEC102Config `yaml:"iec102"`
+}
+
+// IEC102Config is the terminal's IEC 60870-5-102 outstation.
+type IEC102Config struct {
+	Listen         string          `yaml:"listen"`          // e.g. 0.0.0.0:20102
+	LinkAddress    uint16          `yaml:"link_address"`    // the terminal's link address
+	AllowedMasters []string        `yaml:"allowed_masters"` // CIDR prefixes masters may connect from
+	Timezone       string          `yaml:"timezone"`        // zone of the time tags (REE masters: Europe/Madrid); default UTC
+	WhPerCount     int64           `yaml:"wh_per_count"`    // 1 sends Wh (default), 1000 kWh
+	Points         []IEC102Point   `yaml:"points"`
+	IdleTimeout    config.Duration `yaml:"idle_timeout"`
+}
+
+// IEC102Point maps a measuring point to one configured meter.
+type IEC102Point struct {
+	Address  uint16        `yaml:"address"`  // common address of ASDU (measuring point)
+	Password config.Secret `yaml:"password"` // access key, a decimal number
+	Meter    string        `yaml:"meter"`    // <bus>.<address> of a configured meter
 }
 
 // MQTTConfig is the terminal's broker login; the username and client id are the terminal id.
@@ -150,7 +173,53 @@ func (c *Config) Validate() error {
 			addrs[m.Address] = true
 		}
 	}
+	if c.IEC102 != nil {
+		if _, _, err := net.SplitHostPort(c.IEC102.Listen); err != nil {
+			return fmt.Errorf("iec102.listen %q: want host:port", c.IEC102.Listen)
+		}
+		if _, err := c.outstationConfig(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// outstationConfig turns the iec102 section into the outstation's configuration.
+func (c *Config) outstationConfig() (outstation.Config, error) {
+	ic := c.IEC102
+	oc := outstation.Config{LinkAddress: ic.LinkAddress, WhPerCount: ic.WhPerCount, IdleTimeout: ic.IdleTimeout.D()}
+	if ic.Timezone != "" {
+		loc, err := time.LoadLocation(ic.Timezone)
+		if err != nil {
+			return oc, fmt.Errorf("iec102.timezone: %w", err)
+		}
+		oc.Location = loc
+	}
+	for i, p := range ic.AllowedMasters {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return oc, fmt.Errorf("iec102.allowed_masters[%d] %q: want a CIDR prefix such as 10.0.0.0/8 or 192.0.2.7/32", i, p)
+		}
+		oc.AllowedMasters = append(oc.AllowedMasters, pfx)
+	}
+	known := map[string]bool{}
+	for _, m := range c.Meters() {
+		known[m.Bus+"."+m.Address] = true
+	}
+	for i, p := range ic.Points {
+		if !known[p.Meter] {
+			return oc, fmt.Errorf("iec102.points[%d].meter %q: not a configured meter (<bus>.<address>)", i, p.Meter)
+		}
+		pw, err := strconv.ParseUint(p.Password.Value(), 10, 32)
+		if err != nil {
+			return oc, fmt.Errorf("iec102.points[%d].password: want a decimal number up to 4294967295", i)
+		}
+		oc.Points = append(oc.Points, outstation.Point{Address: p.Address, Password: uint32(pw), Meter: meterdata.MeterID(c.ID + "." + p.Meter)})
+	}
+	if err := oc.Validate(); err != nil {
+		return oc, fmt.Errorf("iec102: %w", err)
+	}
+	return oc, nil
 }
 
 // Meters returns the descriptors of every configured meter.

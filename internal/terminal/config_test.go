@@ -68,6 +68,19 @@ func TestConfigRefusesBadFields(t *testing.T) {
 		{"address digits", func(c *Config) { c.Buses[0].Meters[0].Address = "00000000000x" }, "meters[0]"},
 		{"address twice", func(c *Config) { c.Buses[0].Meters = append(c.Buses[0].Meters, c.Buses[0].Meters[0]) }, "meters[1].address 000000000001: listed twice"},
 		{"retries", func(c *Config) { c.Buses[0].Retries = 9 }, "retries must be 0..5"},
+		{"iec102 listen", func(c *Config) { c.IEC102 = &IEC102Config{Listen: "20102"} }, `iec102.listen "20102"`},
+		{"iec102 masters", func(c *Config) {
+			c.IEC102 = &IEC102Config{Listen: "127.0.0.1:20102", LinkAddress: 1, Points: []IEC102Point{{Address: 1, Password: "1", Meter: "bus1.000000000001"}}}
+		}, "iec102"},
+		{"iec102 bad prefix", func(c *Config) {
+			c.IEC102 = &IEC102Config{Listen: "127.0.0.1:20102", AllowedMasters: []string{"10.0.0.1"}}
+		}, `iec102.allowed_masters[0] "10.0.0.1"`},
+		{"iec102 unknown meter", func(c *Config) {
+			c.IEC102 = &IEC102Config{Listen: "127.0.0.1:20102", AllowedMasters: []string{"127.0.0.1/32"}, Points: []IEC102Point{{Address: 1, Password: "1", Meter: "bus9.1"}}}
+		}, `iec102.points[0].meter "bus9.1": not a configured meter`},
+		{"iec102 password", func(c *Config) {
+			c.IEC102 = &IEC102Config{Listen: "127.0.0.1:20102", AllowedMasters: []string{"127.0.0.1/32"}, Points: []IEC102Point{{Address: 1, Password: "abc", Meter: "bus1.000000000001"}}}
+		}, "iec102.points[0].password: want a decimal number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

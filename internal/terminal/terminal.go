@@ -12,10 +12,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gridmeter/internal/acquisition"
+	"gridmeter/internal/iec102/outstation"
 	"gridmeter/internal/journal"
 	"gridmeter/internal/message"
 	"gridmeter/internal/transport"
@@ -36,6 +39,7 @@ type Terminal struct {
 	buses   []bus
 
 	journalCheck message.Check
+	iec102Addr   atomic.Value // string: where the outstation listens
 	mu           sync.Mutex
 	checks       []message.Check // the self-check's result, once it has run
 }
@@ -94,6 +98,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// IEC102Addr is where the IEC 102 outstation listens ("" if none).
+func (t *Terminal) IEC102Addr() string {
+	a, _ := t.iec102Addr.Load().(string)
+	return a
 }
 
 // Checks returns the self-check's result (nil until it has run).
@@ -167,6 +177,18 @@ func (t *Terminal) Run(ctx context.Context) error {
 	run(t.up.Run)
 	run(t.sched.Run)
 	run(t.compactLoop)
+	if t.cfg.IEC102 != nil {
+		oc, _ := t.cfg.outstationConfig() // validated in New
+		oc.Logger = t.log
+		ln, err := net.Listen("tcp", t.cfg.IEC102.Listen)
+		if err != nil {
+			// Degraded, not stopped: MQTT still carries every reading.
+			t.log.Error("iec102 outstation not started", "listen", t.cfg.IEC102.Listen, "err", err)
+		} else {
+			t.iec102Addr.Store(ln.Addr().String())
+			run(func(ctx context.Context) error { return outstation.Serve(ctx, ln, oc, t.journal) })
+		}
+	}
 	run(func(ctx context.Context) error {
 		checks := t.selfCheck(ctx)
 		if ctx.Err() != nil {
