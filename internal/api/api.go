@@ -41,6 +41,31 @@ type Options struct {
 	Now      func() time.Time
 	// SecureCookie marks the session cookie Secure (set when served over HTTPS).
 	SecureCookie bool
+	// IEC102 is the IEC 102 master; nil when no targets are configured.
+	IEC102 IEC102
+}
+
+// IEC102 is what the API needs of the IEC 102 master.
+type IEC102 interface {
+	Targets() []IEC102Target
+	// Trigger queues a session of the named target now; ErrNotFound for an unknown name.
+	Trigger(name string) error
+}
+
+// IEC102Target is an IEC 102 target's polling state, as the API shows it.
+type IEC102Target struct {
+	Name         string     `json:"name"`
+	Addr         string     `json:"addr"`
+	LastStart    *time.Time `json:"last_start"`
+	LastDuration int64      `json:"last_duration_ms"`
+	LastError    string     `json:"last_error,omitempty"`
+	Failures     int        `json:"failures"`
+	Next         *time.Time `json:"next"`
+	ClockDrift   *int64     `json:"clock_drift_ms"`
+	Readings     int        `json:"readings"`
+	Inserted     int        `json:"inserted"`
+	Duplicates   int        `json:"duplicates"`
+	Conflicts    int        `json:"conflicts"`
 }
 
 // Server serves the API.
@@ -76,6 +101,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/meters/{id}", s.need(auth.RoleViewer, s.meter))
 	m.HandleFunc("GET /api/v1/meters/{id}/readings", s.need(auth.RoleViewer, s.readings))
 	m.HandleFunc("GET /api/v1/stream", s.need(auth.RoleViewer, s.stream))
+	m.HandleFunc("GET /api/v1/iec102/targets", s.need(auth.RoleViewer, s.iec102Targets))
+	m.HandleFunc("POST /api/v1/iec102/targets/{name}/poll", s.need(auth.RoleOperator, s.iec102Poll))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
 	})
@@ -467,4 +494,31 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+func (s *Server) iec102Targets(w http.ResponseWriter, r *http.Request) {
+	ts := []IEC102Target{}
+	if s.opt.IEC102 != nil {
+		ts = s.opt.IEC102.Targets()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"targets": ts})
+}
+
+// iec102Poll starts a session of one target now (the master's on-demand poll).
+func (s *Server) iec102Poll(w http.ResponseWriter, r *http.Request) {
+	if s.opt.IEC102 == nil {
+		writeError(w, &httpError{http.StatusNotFound, "no IEC 102 targets configured"})
+		return
+	}
+	name := r.PathValue("name")
+	if err := s.opt.IEC102.Trigger(name); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			err = &httpError{http.StatusNotFound, fmt.Sprintf("IEC 102 target %q: not found", name)}
+		}
+		writeError(w, err)
+		return
+	}
+	u := r.Context().Value(userKey{}).(auth.User)
+	s.log.Info("IEC 102 poll requested", "target", name, "user", u.Name, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusAccepted, map[string]any{"target": name, "status": "queued"})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -321,5 +322,59 @@ func TestStream(t *testing.T) {
 	}
 	if lines[0] != "event: reading" || !strings.Contains(lines[1], `"meter":"T1.bus1.000000000002"`) || !strings.Contains(lines[1], `"p":2`) {
 		t.Fatalf("event %q", lines)
+	}
+}
+
+type fakeIEC102 struct{ triggered []string }
+
+func (f *fakeIEC102) Targets() []IEC102Target {
+	return []IEC102Target{{Name: "T1", Addr: "127.0.0.1:20102", Failures: 2, LastError: "dial: connection refused"}}
+}
+
+func (f *fakeIEC102) Trigger(name string) error {
+	if name != "T1" {
+		return fmt.Errorf("target %q: %w", name, storage.ErrNotFound)
+	}
+	f.triggered = append(f.triggered, name)
+	return nil
+}
+
+func TestIEC102Routes(t *testing.T) {
+	f := newFixture(t)
+	// Without a master: an empty list, and polling is 404.
+	if status, body := f.do(t, "GET", "/api/v1/iec102/targets", "viewer", "look", ""); status != 200 || body != "{\"targets\":[]}\n" {
+		t.Fatalf("no master: %d %s", status, body)
+	}
+	if status, _ := f.do(t, "POST", "/api/v1/iec102/targets/T1/poll", "admin", "secret", ""); status != 404 {
+		t.Fatalf("poll without a master: %d", status)
+	}
+}
+
+func TestIEC102OnDemandPoll(t *testing.T) {
+	fx := newFixture(t)
+	m := &fakeIEC102{}
+	// Rebuild the server with a master.
+	st, _ := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	defer st.Close()
+	h, _ := auth.HashPassword("look", 1000)
+	ho, _ := auth.HashPassword("op", 1000)
+	users, _ := auth.NewUsers([]auth.User{{Name: "viewer", Role: auth.RoleViewer, PasswordHash: h}, {Name: "op", Role: auth.RoleOperator, PasswordHash: ho}})
+	srv := httptest.NewServer(New(Options{Store: st, Users: users, Sessions: auth.NewSessions(time.Hour), IEC102: m}).Handler())
+	defer srv.Close()
+	fx.srv = srv
+	if status, body := fx.do(t, "GET", "/api/v1/iec102/targets", "viewer", "look", ""); status != 200 || !strings.Contains(body, `"name":"T1"`) || !strings.Contains(body, `"failures":2`) {
+		t.Fatalf("targets: %d %s", status, body)
+	}
+	if status, _ := fx.do(t, "POST", "/api/v1/iec102/targets/T1/poll", "viewer", "look", ""); status != 403 {
+		t.Fatalf("a viewer triggered a poll: %d", status)
+	}
+	if status, body := fx.do(t, "POST", "/api/v1/iec102/targets/T9/poll", "op", "op", ""); status != 404 || !strings.Contains(body, `target \"T9\": not found`) {
+		t.Fatalf("unknown target: %d %s", status, body)
+	}
+	if status, body := fx.do(t, "POST", "/api/v1/iec102/targets/T1/poll", "op", "op", ""); status != 202 || !strings.Contains(body, `"status":"queued"`) {
+		t.Fatalf("poll: %d %s", status, body)
+	}
+	if len(m.triggered) != 1 {
+		t.Fatalf("triggered %v", m.triggered)
 	}
 }

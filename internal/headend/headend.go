@@ -136,10 +136,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 	if err != nil {
 		return nil, err
 	}
-	srv := api.New(api.Options{
+	opts := api.Options{
 		Store: h.store, Users: users, Sessions: auth.NewSessions(12 * time.Hour), Hub: h.hub,
 		Static: webapp.Handler(), Metrics: h.metrics(), Logger: log,
-	})
+	}
+	if h.poller != nil {
+		opts.IEC102 = iec102View{h.poller, cfg.IEC102.Targets}
+	}
+	srv := api.New(opts)
 	h.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTP.Listen, err)
@@ -235,4 +239,44 @@ func (h *HeadEnd) metrics() http.Handler {
 			Help: "Publishes/subscriptions denied by the embedded broker's ACL."}, func() float64 { _, a := h.broker.Refused(); return float64(a) }))
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// iec102View adapts the IEC 102 master to the API.
+type iec102View struct {
+	p   *master.Poller
+	cfg []IEC102TargetConfig
+}
+
+func (v iec102View) Trigger(name string) error {
+	for _, t := range v.cfg {
+		if t.Name == name {
+			return v.p.Trigger(name)
+		}
+	}
+	return fmt.Errorf("iec102 target %q: %w", name, storage.ErrNotFound)
+}
+
+func (v iec102View) Targets() []api.IEC102Target {
+	var out []api.IEC102Target
+	for i, st := range v.p.Status() {
+		t := api.IEC102Target{Name: st.Name, Addr: v.cfg[i].Addr, Failures: st.Failures}
+		if l := st.Last; !l.Start.IsZero() {
+			start := l.Start.UTC()
+			t.LastStart, t.LastDuration = &start, l.Duration.Milliseconds()
+			if l.Err != nil {
+				t.LastError = l.Err.Error()
+			}
+			if l.Clock != nil {
+				d := l.Clock.Drift.Milliseconds()
+				t.ClockDrift = &d
+			}
+			t.Readings, t.Inserted, t.Duplicates, t.Conflicts = l.Readings, l.Stored.Inserted, l.Stored.Duplicates, l.Stored.Conflicts
+		}
+		if !st.Next.IsZero() {
+			next := st.Next.UTC()
+			t.Next = &next
+		}
+		out = append(out, t)
+	}
+	return out
 }
