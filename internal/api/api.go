@@ -70,9 +70,10 @@ type IEC102Target struct {
 
 // Server serves the API.
 type Server struct {
-	opt Options
-	log *slog.Logger
-	mux *http.ServeMux
+	opt      Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	patterns []string // every route registered, for the documentation check
 }
 
 const sessionCookie = "gm_session"
@@ -92,7 +93,7 @@ func New(opt Options) *Server {
 
 // routes lists every route of the API in one place.
 func (s *Server) routes() {
-	m := s.mux
+	m := routeRecorder{s}
 	m.HandleFunc("POST /api/v1/login", s.login)
 	m.HandleFunc("POST /api/v1/logout", s.logout)
 	m.HandleFunc("GET /api/v1/me", s.need(auth.RoleViewer, s.me))
@@ -113,6 +114,19 @@ func (s *Server) routes() {
 	if s.opt.Static != nil {
 		m.Handle("/", s.opt.Static)
 	}
+}
+
+// routeRecorder registers routes on the server's mux and remembers their patterns.
+type routeRecorder struct{ s *Server }
+
+func (r routeRecorder) HandleFunc(pattern string, h http.HandlerFunc) {
+	r.s.patterns = append(r.s.patterns, pattern)
+	r.s.mux.HandleFunc(pattern, h)
+}
+
+func (r routeRecorder) Handle(pattern string, h http.Handler) {
+	r.s.patterns = append(r.s.patterns, pattern)
+	r.s.mux.Handle(pattern, h)
 }
 
 // Handler returns the server's HTTP handler.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -376,5 +377,19 @@ func TestIEC102OnDemandPoll(t *testing.T) {
 	}
 	if len(m.triggered) != 1 {
 		t.Fatalf("triggered %v", m.triggered)
+	}
+}
+
+// TestEveryRouteIsDocumented keeps docs/api.md in step with the routes.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Metrics: http.NotFoundHandler(), Static: http.NotFoundHandler()})
+	for _, p := range s.patterns {
+		if !strings.Contains(string(doc), "`"+p+"`") && !strings.Contains(string(doc), "`"+p+" ") {
+			t.Errorf("route %q is not in docs/api.md", p)
+		}
 	}
 }
