@@ -27,6 +27,7 @@ type Journal interface {
 	Append(ctx context.Context, rs []meterdata.Reading) ([]journal.Entry, int, error)
 	Has(ctx context.Context, k meterdata.Key) (bool, error)
 	LastTime(ctx context.Context, m meterdata.MeterID, k meterdata.Kind) (time.Time, bool, error)
+	Latest(ctx context.Context, m meterdata.MeterID, k meterdata.Kind, at time.Time) (journal.Entry, bool, error)
 }
 
 // ErrNoRecord is what a FrozenReader's error wraps when the meter keeps no record at the
@@ -50,6 +51,8 @@ type Bus struct {
 	Name   string
 	Reader MeterReader
 	Meters []meterdata.Meter
+	// RegisterWrap is where the meters' energy registers roll over (Wh); 0 for none known.
+	RegisterWrap int64
 }
 
 // Options configure the scheduler.
@@ -71,9 +74,13 @@ type Options struct {
 
 // MeterState is what the scheduler knows of one meter.
 type MeterState struct {
-	LastGood  time.Time // wall-clock time of the last successful read
-	Failures  uint64    // failed reads since start
-	LastError string
+	LastGood         time.Time // wall-clock time of the last successful read
+	Failures         uint64    // failed reads since start
+	LastError        string
+	LastCounterFault string // "", "bogus zero", "rollover" or "meter exchange" of the last reading
+
+	lastImport int64 // import register of the last plausible reading, Wh
+	haveImport bool
 }
 
 // Scheduler polls buses.
@@ -87,6 +94,7 @@ type Scheduler struct {
 	meters map[meterdata.MeterID]*MeterState
 
 	reads, failures, overruns, cycles atomic.Uint64
+	counterFaults                     atomic.Uint64
 	frozen, frozenGaps                atomic.Uint64
 	lastCycle                         atomic.Int64 // duration of the last cycle of any bus, ns
 }
@@ -196,6 +204,9 @@ func (s *Scheduler) cycle(ctx context.Context, b Bus, slot time.Time) {
 			continue
 		}
 		r := meterdata.Reading{Meter: m.ID, Kind: meterdata.KindInstant, Time: slot.UTC(), Values: vals}
+		if fault, prev := s.checkCounters(ctx, &r, b.RegisterWrap); fault != faultNone {
+			s.log.Warn("implausible energy register: reading flagged suspect", "meter", m.ID, "fault", fault.describe(prev), "import_wh", r.Values["e_imp"])
+		}
 		if _, _, err := s.j.Append(ctx, []meterdata.Reading{r}); err != nil {
 			s.log.Error("journal append failed: reading not kept", "meter", m.ID, "err", err)
 			s.failed(m.ID, err)
@@ -231,13 +242,14 @@ type Stats struct {
 	LastCycle                         time.Duration
 	Frozen                            uint64 // daily frozen readings journaled
 	FrozenGaps                        uint64 // catch-ups that reached beyond a meter's memory
+	CounterFaults                     uint64 // readings flagged suspect for their energy register
 }
 
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
 	return Stats{Reads: s.reads.Load(), Failures: s.failures.Load(), Overruns: s.overruns.Load(),
 		Cycles: s.cycles.Load(), LastCycle: time.Duration(s.lastCycle.Load()),
-		Frozen: s.frozen.Load(), FrozenGaps: s.frozenGaps.Load()}
+		Frozen: s.frozen.Load(), FrozenGaps: s.frozenGaps.Load(), CounterFaults: s.counterFaults.Load()}
 }
 
 // Meter returns the state of one meter.

@@ -79,6 +79,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		}
 		t.buses = append(t.buses, rd)
 		ab := acquisition.Bus{Name: b.Name, Reader: rd}
+		if b.ModbusTCP == "" {
+			ab.RegisterWrap = acquisition.RegisterWrap // DL/T 645 XXXXXX.XX kWh registers
+		}
 		for _, m := range meters {
 			if m.Bus == b.Name {
 				ab.Meters = append(ab.Meters, m)
