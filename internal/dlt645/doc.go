@@ -84,8 +84,9 @@
 // (DI3=01), other event classes (DI3=03 beyond power-down), the timed freeze records
 // (定时冻结, 0500xxnn), the State Grid per-quantity curves (0610xxxx), write address 15H,
 // change baud 17H, change password 18H, the clear commands 19H…1BH, address abbreviation
-// beyond the AAH wildcard byte, DL/T 645-1997 two-byte identifiers, and the serial
-// transport (the Transport interface is ready for it).
+// beyond the AAH wildcard byte, and DL/T 645-1997 two-byte identifiers. A serial port
+// (RS-485, 8E1) is a Transport through internal/serialbus, which also keeps the line's
+// timing and arbitrates a port shared with Modbus RTU.
 //
 // # Citations
 //

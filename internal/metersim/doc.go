@@ -1,7 +1,8 @@
 // Package metersim simulates electricity meters for the demo, tests and benchmarks.
 //
 // The same meters are served over DL/T 645 (ServeDLT645, a transparent TCP gateway onto
-// one bus) and over Modbus TCP (ServeModbusTCP: unit i+1 = meter i, registers through a
+// one bus; ServeDLT645PTY, a pseudo-terminal with baud-rate-true timing) and over Modbus
+// (ServeModbusTCP; ServeModbusRTUPTY: unit i+1 = meter i, registers through a
 // modbusmap.Map).
 //
 // # The meter model

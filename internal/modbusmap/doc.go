@@ -11,8 +11,9 @@
 // registers (04) of §6.3 and §6.4, at most 125 registers per request; the exception codes of
 // §7 are mapped to [Exception]. Addresses are the protocol (PDU) addresses of §4.4, counted
 // from 0: the "30001" of a vendor's input register table is address 0 here. Coils, discrete
-// inputs, writes and device identification are not supported; neither is Modbus RTU, whose
-// serial link the terminal owns itself (a port may carry DL/T 645 too).
+// inputs, writes and device identification are not supported. Modbus RTU is framed here
+// (RTUFrame, CRC16, RTUReader over any transport), because the terminal owns the serial port
+// itself through internal/serialbus: one RS-485 port may carry DL/T 645 meters too.
 //
 // # Values
 //
