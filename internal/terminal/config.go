@@ -21,6 +21,8 @@ type Config struct {
 	MQTT        MQTTConfig        `yaml:"mqtt"`
 	Acquisition AcquisitionConfig `yaml:"acquisition"`
 	Buses       []BusConfig       `yaml:"buses"`
+	// MetricsListen, when set, serves Prometheus metrics at http://<addr>/metrics.
+	MetricsListen string `yaml:"metrics_listen"`
 	// IEC102, when set, runs an IEC 60870-5-102 outstation serving the journal to masters.
 	IEC102 *IEC102Config `yaml:"iec102"`
 }
@@ -171,6 +173,11 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("buses[%d] %s: meters[%d].address %s: listed twice", i, b.Name, j, m.Address)
 			}
 			addrs[m.Address] = true
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics_listen %q: want host:port", c.MetricsListen)
 		}
 	}
 	if c.IEC102 != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,5 +119,51 @@ func TestClockCheck(t *testing.T) {
 	}
 	if c := checkClock(ctx, j, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); c.OK || !strings.Contains(c.Detail, "not set") {
 		t.Fatalf("unset clock: %+v", c)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	specs, _ := metersim.GenerateMeters(1, "000000000001")
+	sim, _ := metersim.New(metersim.Options{Seed: 1, Meters: specs})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go sim.ServeDLT645(ctx, ln)
+	cfg := Defaults()
+	cfg.ID, cfg.JournalPath, cfg.MetricsListen = "T1", filepath.Join(t.TempDir(), "j"), "127.0.0.1:0"
+	cfg.MQTT = MQTTConfig{URL: "mqtt://127.0.0.1:1", Password: "x"}
+	cfg.Acquisition.InstantInterval = config.Duration(time.Second)
+	cfg.Buses = []BusConfig{{Name: "bus1", DLT645TCP: ln.Addr().String(), Meters: []MeterConfig{{Address: "000000000001"}}}}
+	term, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tctx, tcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { term.Run(tctx); close(done) }()
+	defer func() { tcancel(); <-done }()
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if addr := term.MetricsAddr(); addr != "" {
+			if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+				if strings.Contains(body, "gridmeter_terminal_reads_total 1") || strings.Contains(body, "gridmeter_terminal_reads_total 2") {
+					break
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"gridmeter_terminal_queue_depth ", "gridmeter_terminal_journal_bytes ", "gridmeter_terminal_overruns_total 0",
+		`gridmeter_terminal_meter_last_good_read_timestamp_seconds{meter="T1.bus1.000000000001"}`,
+		`gridmeter_terminal_meter_failures_total{meter="T1.bus1.000000000001"} 0`, "gridmeter_terminal_mqtt_connected 0",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"gridmeter/internal/iec102/outstation"
 	"gridmeter/internal/journal"
 	"gridmeter/internal/message"
+	"gridmeter/internal/telemetry"
 	"gridmeter/internal/transport"
 	"gridmeter/internal/uplink"
 )
@@ -40,6 +41,7 @@ type Terminal struct {
 
 	journalCheck message.Check
 	iec102Addr   atomic.Value // string: where the outstation listens
+	metricsAddr  atomic.Value // string: where /metrics is served
 	mu           sync.Mutex
 	checks       []message.Check // the self-check's result, once it has run
 }
@@ -101,6 +103,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// MetricsAddr is where the metrics endpoint listens ("" if none).
+func (t *Terminal) MetricsAddr() string {
+	a, _ := t.metricsAddr.Load().(string)
+	return a
 }
 
 // IEC102Addr is where the IEC 102 outstation listens ("" if none).
@@ -180,6 +188,13 @@ func (t *Terminal) Run(ctx context.Context) error {
 	run(t.up.Run)
 	run(t.sched.Run)
 	run(t.compactLoop)
+	if t.cfg.MetricsListen != "" {
+		if addr, err := telemetry.Serve(ctx, t.cfg.MetricsListen, t.writeMetrics); err != nil {
+			t.log.Error("metrics endpoint not started", "listen", t.cfg.MetricsListen, "err", err)
+		} else {
+			t.metricsAddr.Store(addr.String())
+		}
+	}
 	if t.cfg.IEC102 != nil {
 		oc, _ := t.cfg.outstationConfig() // validated in New
 		oc.Logger = t.log
