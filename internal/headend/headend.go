@@ -224,6 +224,7 @@ func (h *HeadEnd) metrics() http.Handler {
 	counter("readings_inserted_total", "Readings stored for the first time.", func(s ingest.Stats) uint64 { return s.Inserted })
 	counter("readings_duplicate_total", "Readings received again (no-op).", func(s ingest.Stats) uint64 { return s.Duplicates })
 	counter("readings_conflict_total", "Readings whose key existed with other values.", func(s ingest.Stats) uint64 { return s.Conflicts })
+	counter("readings_completed_total", "Readings that completed a stored subset of their channels (e.g. stored first by IEC 102).", func(s ingest.Stats) uint64 { return s.Completed })
 	counter("seq_gaps_total", "Terminal sequence numbers found missing.", func(s ingest.Stats) uint64 { return s.SeqGaps })
 	counter("rejected_total", "Messages refused as malformed.", func(s ingest.Stats) uint64 { return s.Rejected })
 	counter("store_errors_total", "Batches not stored because storage failed.", func(s ingest.Stats) uint64 { return s.StoreErrors })

@@ -47,6 +47,7 @@ type Stats struct {
 	Messages      uint64 // messages received
 	Batches       uint64 // batches stored
 	Inserted      uint64 // readings stored for the first time
+	Completed     uint64 // readings that added channels to a stored reading of their key
 	Duplicates    uint64 // readings received again (no-op)
 	Conflicts     uint64 // readings whose key existed with other values
 	SeqGaps       uint64 // terminal sequence numbers found missing
@@ -69,7 +70,7 @@ type Ingest struct {
 	log   *slog.Logger
 	queue chan msg
 
-	messages, batches, inserted, duplicates, conflicts, gaps, rejected, storeErrors, statuses, meters atomic.Uint64
+	messages, batches, inserted, completed, duplicates, conflicts, gaps, rejected, storeErrors, statuses, meters atomic.Uint64
 	// latency of the last stored batch: meter timestamp of its newest reading → commit
 	lastLatency atomic.Int64
 }
@@ -194,6 +195,7 @@ func (in *Ingest) processBatch(ctx context.Context, pub Publisher, terminal stri
 	}
 	in.batches.Add(1)
 	in.inserted.Add(uint64(res.Inserted))
+	in.completed.Add(uint64(res.Completed))
 	in.duplicates.Add(uint64(res.Duplicates))
 	in.conflicts.Add(uint64(res.Conflicts))
 	in.gaps.Add(res.Gap)
@@ -233,7 +235,7 @@ func (in *Ingest) reject(err error) {
 func (in *Ingest) Stats() Stats {
 	return Stats{
 		Messages: in.messages.Load(), Batches: in.batches.Load(), Inserted: in.inserted.Load(),
-		Duplicates: in.duplicates.Load(), Conflicts: in.conflicts.Load(), SeqGaps: in.gaps.Load(),
+		Completed: in.completed.Load(), Duplicates: in.duplicates.Load(), Conflicts: in.conflicts.Load(), SeqGaps: in.gaps.Load(),
 		Rejected: in.rejected.Load(), StoreErrors: in.storeErrors.Load(),
 		StatusUpdates: in.statuses.Load(), MeterUpdates: in.meters.Load(),
 	}

@@ -74,6 +74,9 @@ func (m *memStore) StoreReadings(_ context.Context, _ string, rs []meterdata.Rea
 			res.Inserted++
 		case batchplan.Covers(old, r):
 			res.Duplicates++
+		case batchplan.Extends(old, r):
+			m.rows[r.Key()] = batchplan.Complete(old, r)
+			res.Completed++
 		default:
 			res.Conflicts++
 		}

@@ -1,16 +1,20 @@
 // Package batchplan is the database-independent half of the SQL storage backends
 // (sqlitestore, pgstore): it checks a storage.Batch and prepares its readings for storing
 // (normalised, keyed, values encoded, de-duplicated, meters derived from their ids), works out
-// the sequence gap, and judges the readings that were not inserted as duplicates or
-// conflicts. It also owns the row encoding both schemas share, both ways: values as one
-// canonical JSON object, times as Unix milliseconds (UTC).
+// the sequence gap, and judges the readings that were not inserted as duplicates,
+// completions or conflicts. It also owns the row encoding both schemas share, both ways:
+// values as one canonical JSON object, times as Unix milliseconds (UTC).
 //
 // A backend's StoreBatch is then: New; in one transaction, read the terminal's LastSeq
 // (Gap), create Plan.Meters, insert Plan.Unique keeping the keys actually inserted, call
-// Plan.Judge with a lookup of what is stored under the other keys, record the conflicts,
-// update the terminal; commit. StoreReadings is the same without the terminal: NewReadings;
-// in one transaction, create Plan.Meters, insert Plan.Unique, call Plan.JudgeWith(Covers,
-// ...), record the conflicts under the source's name; commit.
+// Plan.Judge with a lookup of what is stored under the other keys (and a locking one, if
+// write transactions can run side by side), update the Outcome's completions, record its
+// conflicts, update the terminal; commit. StoreReadings is the same without the terminal:
+// NewReadings; in one transaction, create Plan.Meters, insert Plan.Unique, call
+// Plan.JudgeWith(Covers, ...), update the completions, record the conflicts under the
+// source's name; commit.
+//
+// It also prepares events for AppendEvents and decodes them back (events.go).
 package batchplan
 
 import (
@@ -148,14 +152,23 @@ type Conflict struct {
 	Received   Row
 }
 
-// Judge counts what storing the plan did, once the backend has inserted Unique and knows
-// which keys it inserted. Every other key of Unique is passed to lookup (in one call, in
-// key order; possibly none), which must put into the map what is stored under it; lookup's
-// error is returned as is. Each row not inserted, then each of Repeats in batch order, is a
-// duplicate if meterdata.SameValues holds against the stored reading (quality flags are not
-// compared), else a conflict, returned in that order for the log. The result's Gap is left 0.
-func (p Plan) Judge(inserted map[meterdata.Key]struct{}, lookup func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error) (storage.BatchResult, []Conflict, error) {
-	return p.JudgeWith(meterdata.SameValues, inserted, lookup)
+// Outcome is what judging a plan found.
+type Outcome struct {
+	Result    storage.BatchResult // Gap left 0
+	Conflicts []Conflict          // to append to the conflict log, in judging order
+	// Completions are the stored readings to update, as they must be stored afterwards
+	// (the union of values, the merged quality): one per key, in key order.
+	Completions []Row
+}
+
+// Lookup puts into into what is stored under each of keys (a key stored nowhere is left
+// out); its error is returned as is.
+type Lookup func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error
+
+// Judge judges a StoreBatch plan, once the backend has inserted Unique and knows which keys
+// it inserted, with StoreBatch's duplicate rule meterdata.SameValues; see JudgeWith.
+func (p Plan) Judge(inserted map[meterdata.Key]struct{}, lookup, lock Lookup) (Outcome, error) {
+	return p.JudgeWith(meterdata.SameValues, inserted, lookup, lock)
 }
 
 // Covers reports whether every value of received is stored with the same value: the
@@ -170,11 +183,45 @@ func Covers(stored, received meterdata.Reading) bool {
 	return true
 }
 
-// JudgeWith is Judge with another duplicate rule: same(stored, received) reports whether
-// a reading not inserted is a duplicate of what is stored under its key. StoreBatch uses
-// meterdata.SameValues (Judge), StoreReadings Covers.
-func (p Plan) JudgeWith(same func(stored, received meterdata.Reading) bool, inserted map[meterdata.Key]struct{}, lookup func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error) (storage.BatchResult, []Conflict, error) {
-	var res storage.BatchResult
+// Extends reports whether received carries every stored value with the same value and at
+// least one channel more (a strict superset): the completion rule of both StoreBatch and
+// StoreReadings. Quality flags are not compared.
+func Extends(stored, received meterdata.Reading) bool {
+	return len(received.Values) > len(stored.Values) && Covers(received, stored)
+}
+
+// valueFlags are the quality flags that qualify a reading's values rather than the way it
+// was read: a completion adds the arrival's to the stored reading's.
+const valueFlags = meterdata.QualityEstimated | meterdata.QualitySuspect
+
+// Complete returns stored completed by received, which must extend it: received's values
+// (the union), stored's quality flags plus received's estimated and suspect flags.
+func Complete(stored, received meterdata.Reading) meterdata.Reading {
+	out := stored
+	out.Values = received.Values
+	out.Quality = stored.Quality | received.Quality&valueFlags
+	return out
+}
+
+// JudgeWith counts what storing the plan did, once the backend has inserted Unique and
+// knows which keys it inserted. same(stored, received) is the duplicate rule: StoreBatch
+// uses meterdata.SameValues (Judge), StoreReadings Covers.
+//
+// Every key of Unique not inserted is passed to lookup (in one call, in key order;
+// possibly none). Each row not inserted, then each of Repeats in batch order, is judged
+// against what is then stored under its key: a duplicate if same holds; else a completion
+// if it Extends the stored reading, which is then Complete(stored, row) for the rows after
+// it; else a conflict.
+//
+// lookup may read without locking. lock, if not nil, is called once, with the keys not
+// inserted that the first judgement completes (key order; not called if there are none):
+// it must lock their rows until the transaction ends and put their latest content into
+// into; the plan is then judged again. A key's judgement depends on its own stored reading
+// only, so the second judgement completes only keys read under a lock: a completion never
+// undoes a concurrent one, and of concurrent calls completing a key alike only the first
+// counts it as Completed. A backend whose write transactions run one at a time (SQLite)
+// passes nil.
+func (p Plan) JudgeWith(same func(stored, received meterdata.Reading) bool, inserted map[meterdata.Key]struct{}, lookup, lock Lookup) (Outcome, error) {
 	// What is stored under each key of the batch: the row just inserted or an older one.
 	stored := make(map[meterdata.Key]meterdata.Reading, len(p.Unique))
 	var missing []meterdata.Key
@@ -186,42 +233,80 @@ func (p Plan) JudgeWith(same func(stored, received meterdata.Reading) bool, inse
 		}
 	}
 	if err := lookup(missing, stored); err != nil {
-		return res, nil, err
+		return Outcome{}, err
 	}
+	out, err := p.judge(same, inserted, stored)
+	if err != nil || lock == nil {
+		return out, err
+	}
+	var need []meterdata.Key // in key order, as out.Completions
+	for _, c := range out.Completions {
+		if _, mine := inserted[c.Key]; !mine {
+			need = append(need, c.Key)
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	if err := lock(need, stored); err != nil {
+		return Outcome{}, err
+	}
+	return p.judge(same, inserted, stored)
+}
 
-	var conflicts []Conflict
+// judge is one pass of JudgeWith over what stored holds; stored is not changed.
+func (p Plan) judge(same func(stored, received meterdata.Reading) bool, inserted map[meterdata.Key]struct{}, stored map[meterdata.Key]meterdata.Reading) (Outcome, error) {
+	var out Outcome
+	completed := make(map[meterdata.Key]Row)
+	current := func(k meterdata.Key) (meterdata.Reading, bool) {
+		if w, ok := completed[k]; ok {
+			return w.Reading, true
+		}
+		r, ok := stored[k]
+		return r, ok
+	}
 	judge := func(w Row) error {
-		old, ok := stored[w.Key]
+		old, ok := current(w.Key)
 		if !ok {
 			return fmt.Errorf("reading %s: neither inserted nor found", Describe(w.Reading))
 		}
-		if same(old, w.Reading) {
-			res.Duplicates++
-			return nil
+		switch {
+		case same(old, w.Reading):
+			out.Result.Duplicates++
+		case Extends(old, w.Reading):
+			// The row's values are the union: encoded already as w.Vals.
+			completed[w.Key] = Row{Key: w.Key, Reading: Complete(old, w.Reading), Vals: w.Vals}
+			out.Result.Completed++
+		default:
+			oldVals, err := meterdata.EncodeValues(old.Values)
+			if err != nil {
+				return err
+			}
+			out.Conflicts = append(out.Conflicts, Conflict{Stored: old, StoredVals: oldVals, Received: w})
+			out.Result.Conflicts++
 		}
-		oldVals, err := meterdata.EncodeValues(old.Values)
-		if err != nil {
-			return err
-		}
-		conflicts = append(conflicts, Conflict{Stored: old, StoredVals: oldVals, Received: w})
-		res.Conflicts++
 		return nil
 	}
 	for _, u := range p.Unique {
 		if _, ok := inserted[u.Key]; ok {
-			res.Inserted++
+			out.Result.Inserted++
 			continue
 		}
 		if err := judge(u); err != nil {
-			return res, nil, err
+			return Outcome{}, err
 		}
 	}
 	for _, w := range p.Repeats {
 		if err := judge(w); err != nil {
-			return res, nil, err
+			return Outcome{}, err
 		}
 	}
-	return res, conflicts, nil
+	out.Completions = make([]Row, 0, len(completed))
+	for _, w := range completed {
+		out.Completions = append(out.Completions, w)
+	}
+	sort.Slice(out.Completions, func(i, j int) bool { return keyLess(out.Completions[i].Key, out.Completions[j].Key) })
+	return out, nil
 }
 
 // Describe names a reading in errors: "meter M kind K time T".

@@ -1,8 +1,10 @@
 package batchplan_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +118,131 @@ func TestNewReadingsSource(t *testing.T) {
 	}
 	if _, err := batchplan.NewReadings("iec102/T1", nil); err != nil {
 		t.Errorf("NewReadings: %v", err)
+	}
+}
+
+// TestExtends: the completion rule, a strict superset of the stored values.
+func TestExtends(t *testing.T) {
+	stored := meterdata.Reading{Values: map[string]int64{"e_imp": 10, "e_exp": 2}}
+	tests := []struct {
+		name     string
+		received map[string]int64
+		want     bool
+	}{
+		{"one channel more", map[string]int64{"e_imp": 10, "e_exp": 2, "p": 0}, true},
+		{"many more", map[string]int64{"e_imp": 10, "e_exp": 2, "p": 0, "u_a": 230000, "f": 50000}, true},
+		{"same", map[string]int64{"e_imp": 10, "e_exp": 2}, false},
+		{"subset", map[string]int64{"e_imp": 10}, false},
+		{"more, one value differs", map[string]int64{"e_imp": 11, "e_exp": 2, "p": 0}, false},
+		{"as many, one channel swapped", map[string]int64{"e_imp": 10, "p": 2}, false},
+		{"more, a stored channel missing", map[string]int64{"e_imp": 10, "p": 0, "q": 0}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := batchplan.Extends(stored, meterdata.Reading{Values: tc.received}); got != tc.want {
+				t.Errorf("Extends(%v, %v) = %t, want %t", stored.Values, tc.received, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompleteQuality: the stored flags stay; the arrival's estimated and suspect are added.
+func TestCompleteQuality(t *testing.T) {
+	const (
+		est = meterdata.QualityEstimated
+		bf  = meterdata.QualityBackfilled
+		sus = meterdata.QualitySuspect
+	)
+	tests := []struct{ stored, received, want meterdata.Quality }{
+		{0, 0, 0},
+		{bf, 0, bf},
+		{0, bf, 0},
+		{bf, est, bf | est},
+		{0, sus | bf, sus},
+		{est | sus, 0, est | sus},
+	}
+	for _, tc := range tests {
+		stored := meterdata.Reading{Meter: "T1.bus1.1", Values: map[string]int64{"e_imp": 1}, Quality: tc.stored}
+		received := meterdata.Reading{Meter: "T1.bus1.1", Values: map[string]int64{"e_imp": 1, "p": 2}, Quality: tc.received}
+		got := batchplan.Complete(stored, received)
+		if got.Quality != tc.want || len(got.Values) != 2 || got.Meter != stored.Meter {
+			t.Errorf("Complete(quality %v, %v) = %+v, want quality %v and both values", tc.stored.Strings(), tc.received.Strings(), got, tc.want.Strings())
+		}
+	}
+}
+
+// TestJudgeLocksCompletions: a completion is judged again against what the locking lookup
+// reads, so one judged on a stale read is not written; keys not completed are not locked.
+func TestJudgeLocksCompletions(t *testing.T) {
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := func(slot int, vals map[string]int64) meterdata.Reading {
+		return meterdata.Reading{Meter: "T1.bus1.1", Kind: meterdata.KindInstant, Time: at.Add(time.Duration(slot) * time.Minute), Values: vals}
+	}
+	full := map[string]int64{"e_imp": 1, "p": 2}
+	sub := map[string]int64{"e_imp": 1}
+	p, err := batchplan.New(storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 4,
+		Readings: []meterdata.Reading{r(0, full), r(1, full), r(2, full), r(3, full)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Slot 0 is new (inserted); slot 1 stored as sub and still so; slot 2 read as sub but
+	// completed meanwhile by another transaction; slot 3 stored complete.
+	inserted := map[meterdata.Key]struct{}{r(0, full).Key(): {}}
+	stale := map[meterdata.Key]meterdata.Reading{r(1, nil).Key(): r(1, sub), r(2, nil).Key(): r(2, sub), r(3, nil).Key(): r(3, full)}
+	fresh := map[meterdata.Key]meterdata.Reading{r(1, nil).Key(): r(1, sub), r(2, nil).Key(): r(2, full), r(3, nil).Key(): r(3, full)}
+	var locked []meterdata.Key
+	out, err := p.Judge(inserted,
+		func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+			for _, k := range keys {
+				into[k] = stale[k]
+			}
+			return nil
+		},
+		func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+			locked = append(locked, keys...)
+			for _, k := range keys {
+				into[k] = fresh[k]
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (storage.BatchResult{Inserted: 1, Completed: 1, Duplicates: 2}); out.Result != want {
+		t.Errorf("Result = %+v, want %+v", out.Result, want)
+	}
+	if len(out.Completions) != 1 || out.Completions[0].Key != r(1, nil).Key() || out.Completions[0].Vals != `{"e_imp":1,"p":2}` {
+		t.Errorf("Completions = %+v, want slot 1 only, with both values", out.Completions)
+	}
+	if fmt.Sprint(locked) != fmt.Sprint([]meterdata.Key{r(1, nil).Key(), r(2, nil).Key()}) {
+		t.Errorf("locked %v, want slots 1 and 2 (the completions of the first pass, in key order)", locked)
+	}
+	if len(out.Conflicts) != 0 {
+		t.Errorf("Conflicts = %+v, want none", out.Conflicts)
+	}
+}
+
+// TestPrepareEvents: the terminal of a meter fills an empty Terminal, a zero At is now,
+// empty Data is none, and an invalid event is named by its index.
+func TestPrepareEvents(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	at := time.Date(2025, 1, 1, 8, 0, 0, 1_999_999, time.FixedZone("UTC+8", 8*3600))
+	rows, err := batchplan.PrepareEvents([]storage.Event{
+		{At: at, Kind: "meter_fault", Severity: storage.SeverityAlarm, Meter: "T7.bus1.1", Data: map[string]int64{"code": 3}},
+		{Kind: "overrun", Severity: storage.SeverityInfo, Terminal: "T1", Meter: "T7.bus1.1", Data: map[string]int64{}},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []batchplan.EventRow{
+		{At: now + 1, Kind: "meter_fault", Severity: "alarm", Terminal: "T7", Meter: "T7.bus1.1", Data: `{"code":3}`},
+		{At: now, Kind: "overrun", Severity: "info", Terminal: "T1", Meter: "T7.bus1.1"},
+	}
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("PrepareEvents = %+v, want %+v", rows, want)
+	}
+	_, err = batchplan.PrepareEvents([]storage.Event{{Kind: "a", Severity: "info"}, {Kind: "b", Severity: "fatal"}}, now)
+	if !errors.Is(err, storage.ErrInvalidEvent) || !strings.Contains(err.Error(), "event 1") {
+		t.Errorf("PrepareEvents with a bad severity: %v; want ErrInvalidEvent naming event 1", err)
 	}
 }

@@ -34,12 +34,17 @@ func ceilMilli(t time.Time) int64 {
 
 // TimeBounds returns the query's [from, to) range in Unix ms; a zero From or To is unbounded.
 func TimeBounds(q storage.ReadingQuery) (from, to int64) {
+	return bounds(q.From, q.To)
+}
+
+// bounds turns a [from, to) time range into Unix ms; a zero end is unbounded.
+func bounds(fromT, toT time.Time) (from, to int64) {
 	from, to = math.MinInt64, math.MaxInt64
-	if !q.From.IsZero() {
-		from = ceilMilli(q.From)
+	if !fromT.IsZero() {
+		from = ceilMilli(fromT)
 	}
-	if !q.To.IsZero() {
-		to = ceilMilli(q.To)
+	if !toT.IsZero() {
+		to = ceilMilli(toT)
 	}
 	return from, to
 }

@@ -11,7 +11,8 @@
 // other instead of deadlocking; should PostgreSQL still report a deadlock or serialization
 // failure, the whole transaction is retried (up to 3 attempts). StoreReadings (the IEC 102
 // path) runs the same way without a terminal row to lock: meters, then readings in key
-// order, then conflicts.
+// order, then the rows to complete locked in key order, then conflicts. AppendEvents is
+// one INSERT in its own transaction and locks nothing another writer waits for.
 //
 // # Storing a batch
 //
@@ -29,8 +30,15 @@
 //
 // The keys not inserted are then read back and compared in Go (batchplan.Plan.Judge): same
 // values (StoreReadings: the received values a subset of the stored, batchplan.Covers) is
-// a duplicate, other values a conflict written to the conflicts table with both
-// the stored and the received values. The stored reading is never changed.
+// a duplicate; a strict superset of the stored values a completion; other values a
+// conflict written to the conflicts table with both the stored and the received values.
+// The read-back takes no lock, as a duplicate or a conflict writes nothing to the row;
+// the rows to complete are then read again under SELECT … ORDER BY key FOR UPDATE (in key
+// order, as the inserts, so that concurrent transactions do not deadlock), judged again
+// against their latest committed version, and updated in one UPDATE … FROM unnest: a
+// completion never overwrites channels a concurrent one added, and of concurrent
+// transactions bringing the same superset only the first counts it as completed. A
+// completion changes vals and quality; received_at stays the first arrival's.
 //
 // The caller's context cancels every statement up to COMMIT, but not the COMMIT itself
 // (bounded by its own 30 s timeout): cancelling a COMMIT in flight could leave it applied on
@@ -52,13 +60,23 @@
 //	terminals(id PK, state, software, status_at, last_seen, last_seq, seq_gaps, batches,
 //	          readings, conflicts)
 //
+// Version 2 adds the event log (storage.EventStore), indexed for its filters, newest first:
+//
+//	events(id identity PK, at bigint, kind, severity, terminal, meter_id, message,
+//	       data jsonb NULL)   -- indexes (at, id), (terminal, at, id), (meter_id, at, id), (kind, at, id)
+//
+// terminal and meter_id are empty strings when the event concerns none; data is NULL when
+// it has no figures. AppendEvents inserts a call's events in one INSERT … SELECT FROM
+// unnest … WITH ORDINALITY ORDER BY ord, so the identity follows the order given.
+//
 // Times are bigint Unix milliseconds, UTC, as in the SQLite backend and as in
 // meterdata.Key: both backends then hold identical keys and no timestamptz conversion or
 // session time zone can shift one. (In SQL, to_timestamp(ts / 1000.0) shows them as
 // timestamps.) vals is jsonb, so values compare semantically and can be queried in SQL
 // (vals->>'e_imp'); jsonb keeps int64 values exactly. CHECK constraints refuse an
 // implausible ts, unknown quality bits, an empty kind and a non-object vals, so a bad
-// reading aborts its batch in the database itself.
+// reading aborts its batch in the database itself; events have CHECKs on at (the same
+// range), kind's length and severity.
 //
 // If pg_available_extensions lists timescaledb when version 1 is applied, the store tries to
 // create the extension and make readings a hypertable (7-day chunks of ts); if that fails

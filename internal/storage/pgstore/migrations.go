@@ -18,7 +18,7 @@ type migration struct {
 	after       func(ctx context.Context, tx pgx.Tx) error
 }
 
-// migrations lists every schema version in order. The ts CHECK bounds are
+// migrations lists every schema version in order. The ts and at CHECK bounds are
 // meterdata.EarliestTime (2000-01-01) and meterdata.LatestTime (2100-01-01) in Unix ms.
 var migrations = []migration{
 	{
@@ -73,6 +73,27 @@ CREATE TABLE terminals (
 );
 `,
 		after: tryHypertable,
+	},
+	{
+		version:     2,
+		description: "events",
+		sql: `
+CREATE TABLE events (
+	id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at       bigint NOT NULL CHECK (at >= 946684800000 AND at < 4102444800000),
+	kind     text COLLATE "C" NOT NULL CHECK (length(kind) BETWEEN 1 AND 64),
+	severity text NOT NULL CHECK (severity IN ('info', 'warning', 'alarm')),
+	terminal text COLLATE "C" NOT NULL DEFAULT '',
+	meter_id text COLLATE "C" NOT NULL DEFAULT '',
+	message  text NOT NULL DEFAULT '',
+	data     jsonb CHECK (jsonb_typeof(data) = 'object')
+);
+
+CREATE INDEX events_at_idx ON events (at, id);
+CREATE INDEX events_terminal_idx ON events (terminal, at, id);
+CREATE INDEX events_meter_idx ON events (meter_id, at, id);
+CREATE INDEX events_kind_idx ON events (kind, at, id);
+`,
 	},
 }
 

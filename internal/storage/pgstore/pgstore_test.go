@@ -200,9 +200,7 @@ func TestSchemaIsolationAndReopen(t *testing.T) {
 	if err == nil {
 		versions, err = pgx.CollectRows(rows, pgx.RowTo[int32])
 	}
-	if err != nil || len(versions) != 1 || int(versions[0]) != pgstore.SchemaVersion {
-		t.Errorf("schema_version = %v, %v; want [%d]", versions, err, pgstore.SchemaVersion)
-	}
+	wantVersions(t, versions, err)
 
 	// A newer schema version is refused.
 	if _, err := conn.Exec(t.Context(), `INSERT INTO `+pgx.Identifier{schemaA, "schema_version"}.Sanitize()+` VALUES ($1, 'from the future', 0)`, pgstore.SchemaVersion+1); err != nil {
@@ -259,5 +257,69 @@ func BenchmarkStoreBatch(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			storagetest.BenchStoreBatch(b, openFresh(b, pgstore.WithCopyThreshold(tc.threshold)))
 		})
+	}
+}
+
+// wantVersions checks that schema_version lists every version once, 1 to SchemaVersion.
+func wantVersions(t *testing.T, versions []int32, err error) {
+	t.Helper()
+	ok := err == nil && len(versions) == pgstore.SchemaVersion
+	for i := 0; ok && i < len(versions); i++ {
+		ok = int(versions[i]) == i+1
+	}
+	if !ok {
+		t.Errorf("schema_version = %v, %v; want 1 to %d", versions, err, pgstore.SchemaVersion)
+	}
+}
+
+// TestUpgradeFromVersion1 opens a schema at version 1 (made by removing what version 2
+// added) and checks that version 2 is applied and works, the data kept.
+func TestUpgradeFromVersion1(t *testing.T) {
+	dsn := testDSN(t)
+	schema := uniqueSchema(t)
+	t.Cleanup(func() { dropSchema(t, dsn, schema) })
+	m, err := meterdata.NewMeterID("T1", "bus1", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
+	s, err := pgstore.Open(t.Context(), dsn, pgstore.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 1, Readings: []meterdata.Reading{r}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	versionTable := pgx.Identifier{schema, "schema_version"}.Sanitize()
+	if _, err := conn.Exec(t.Context(), `DROP TABLE `+pgx.Identifier{schema, "events"}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), `DELETE FROM `+versionTable+` WHERE version >= 2`); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openIn(t, dsn, schema)
+	rows, err := conn.Query(t.Context(), `SELECT version FROM `+versionTable+` ORDER BY version`)
+	var versions []int32
+	if err == nil {
+		versions, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+	}
+	wantVersions(t, versions, err)
+	if n, err := s.CountReadings(t.Context(), m); err != nil || n != 1 {
+		t.Errorf("after the upgrade: CountReadings = %d, %v; want 1", n, err)
+	}
+	e := storage.Event{At: r.Time, Kind: "seq_gap", Severity: storage.SeverityWarning, Meter: m}
+	if err := s.AppendEvents(t.Context(), []storage.Event{e}); err != nil {
+		t.Fatalf("after the upgrade: AppendEvents: %v", err)
+	}
+	if es, err := s.Events(t.Context(), storage.EventQuery{Terminal: "T1"}); err != nil || len(es) != 1 {
+		t.Errorf("after the upgrade: Events = %+v, %v; want the one appended", es, err)
 	}
 }

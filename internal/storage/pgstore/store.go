@@ -182,17 +182,17 @@ func (s *Store) storeBatch(ctx context.Context, b storage.Batch, p batchplan.Pla
 	if err != nil {
 		return res, err
 	}
-	res, conflicts, err := p.Judge(inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
-		return lookupReadings(ctx, tx, keys, into)
-	})
+	out, err := p.Judge(inserted, lookup(ctx, tx, false), lookup(ctx, tx, true))
 	if err != nil {
 		return res, err
 	}
+	res = out.Result
 	res.Gap = gap
 
 	var last pgx.Batch
-	if len(conflicts) > 0 {
-		queueConflicts(&last, b.Terminal, conflicts, now)
+	queueCompletions(&last, out.Completions)
+	if len(out.Conflicts) > 0 {
+		queueConflicts(&last, b.Terminal, out.Conflicts, now)
 	}
 	last.Queue(`UPDATE terminals SET
 	last_seen = GREATEST(last_seen, $2),
@@ -203,7 +203,7 @@ func (s *Store) storeBatch(ctx context.Context, b storage.Batch, p batchplan.Pla
 	conflicts = conflicts + $6
 WHERE id = $1`, b.Terminal, now, int64(b.LastSeq), int64(res.Gap), res.Inserted, res.Conflicts)
 	if err := tx.SendBatch(ctx, &last).Close(); err != nil {
-		return res, fmt.Errorf("record conflicts, update terminal: %w", err)
+		return res, fmt.Errorf("complete readings, record conflicts, update terminal: %w", err)
 	}
 	if err := commit(ctx, tx); err != nil {
 		return res, err
@@ -292,17 +292,19 @@ func (s *Store) storeReadings(ctx context.Context, source string, p batchplan.Pl
 	if err != nil {
 		return res, err
 	}
-	res, conflicts, err := p.JudgeWith(batchplan.Covers, inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
-		return lookupReadings(ctx, tx, keys, into)
-	})
+	out, err := p.JudgeWith(batchplan.Covers, inserted, lookup(ctx, tx, false), lookup(ctx, tx, true))
 	if err != nil {
 		return res, err
 	}
-	if len(conflicts) > 0 {
+	res = out.Result
+	if len(out.Completions) > 0 || len(out.Conflicts) > 0 {
 		var last pgx.Batch
-		queueConflicts(&last, source, conflicts, now)
+		queueCompletions(&last, out.Completions)
+		if len(out.Conflicts) > 0 {
+			queueConflicts(&last, source, out.Conflicts, now)
+		}
 		if err := tx.SendBatch(ctx, &last).Close(); err != nil {
-			return res, fmt.Errorf("record conflicts: %w", err)
+			return res, fmt.Errorf("complete readings, record conflicts: %w", err)
 		}
 	}
 	if err := commit(ctx, tx); err != nil {
@@ -362,8 +364,17 @@ ON CONFLICT (meter_id, kind, ts) DO NOTHING RETURNING meter_id, kind, ts`, meter
 	return inserted, nil
 }
 
-// lookupReadings reads the stored readings under keys into into.
-func lookupReadings(ctx context.Context, tx pgx.Tx, keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+// lookup returns a batchplan.Lookup reading the stored readings in tx; with lock, it
+// locks their rows (FOR UPDATE, in key order, so that concurrent transactions take the
+// locks in one order) and reads their latest committed version.
+func lookup(ctx context.Context, tx pgx.Tx, lock bool) batchplan.Lookup {
+	return func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+		return lookupReadings(ctx, tx, keys, into, lock)
+	}
+}
+
+// lookupReadings reads the stored readings under keys into into, locking them if lock.
+func lookupReadings(ctx context.Context, tx pgx.Tx, keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading, lock bool) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -371,15 +382,46 @@ func lookupReadings(ctx context.Context, tx pgx.Tx, keys []meterdata.Key, into m
 	for i, k := range keys {
 		meters[i], kinds[i], tss[i] = string(k.Meter), string(k.Kind), k.Time
 	}
-	rs, err := tx.Query(ctx, `SELECT r.meter_id, r.kind, r.ts, r.quality, r.vals::text
-FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(meter_id, kind, ts) JOIN readings r USING (meter_id, kind, ts)`, meters, kinds, tss)
+	q := `SELECT r.meter_id, r.kind, r.ts, r.quality, r.vals::text
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(meter_id, kind, ts) JOIN readings r USING (meter_id, kind, ts)`
+	if lock {
+		// The rows are locked as they leave the sort, hence in key order.
+		q += ` ORDER BY r.meter_id, r.kind, r.ts FOR UPDATE OF r`
+	}
+	rs, err := tx.Query(ctx, q, meters, kinds, tss)
 	if err == nil {
 		err = forEachReading(rs, func(r meterdata.Reading) { into[r.Key()] = r })
 	}
 	if err != nil {
-		return fmt.Errorf("look up %d stored readings from meter %s kind %s: %w", len(keys), keys[0].Meter, keys[0].Kind, err)
+		what := "look up"
+		if lock {
+			what = "lock"
+		}
+		return fmt.Errorf("%s %d stored readings from meter %s kind %s: %w", what, len(keys), keys[0].Meter, keys[0].Kind, err)
 	}
 	return nil
+}
+
+// queueCompletions queues the update of completed readings over their stored rows, which
+// the transaction inserted or locked (values and quality; received_at stays the first
+// arrival's), checking that every one was there.
+func queueCompletions(bt *pgx.Batch, rows []batchplan.Row) {
+	n := len(rows)
+	if n == 0 {
+		return
+	}
+	meters, kinds, tss, quals, vals := make([]string, n), make([]string, n), make([]int64, n), make([]int16, n), make([]string, n)
+	for i, w := range rows {
+		meters[i], kinds[i], tss[i], quals[i], vals[i] = string(w.Key.Meter), string(w.Key.Kind), w.Key.Time, int16(w.Reading.Quality), w.Vals
+	}
+	bt.Queue(`UPDATE readings r SET quality = u.q, vals = u.v::jsonb
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::text[]) AS u(m, k, t, q, v)
+WHERE r.meter_id = u.m AND r.kind = u.k AND r.ts = u.t`, meters, kinds, tss, quals, vals).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != int64(n) {
+			return fmt.Errorf("complete readings: %s: %d rows updated, want %d", batchplan.Culprit(rows), ct.RowsAffected(), n)
+		}
+		return nil
+	})
 }
 
 func queueConflicts(bt *pgx.Batch, terminal string, cs []batchplan.Conflict, now int64) {

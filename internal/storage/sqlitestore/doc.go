@@ -35,6 +35,15 @@
 //	terminals(id PK, state, software, status_at, last_seen, last_seq, seq_gaps,
 //	          batches, readings, conflicts)
 //
+// Version 2 adds the event log (storage.EventStore), indexed for its filters, newest first:
+//
+//	events(id INTEGER PK, at, kind, severity, terminal, meter_id, message, data NULL)
+//	       -- indexes (at), (terminal, at), (meter_id, at), (kind, at), each ending in id
+//
+// terminal and meter_id are empty strings when the event concerns none; data, the
+// canonical JSON object of the figures, is NULL when there are none. Events are never
+// deleted, so ids (rowids, given in the order of a call's VALUES) only grow.
+//
 // Every time (ts, received_at, status_at, last_seen) is an INTEGER of Unix milliseconds, UTC.
 // vals is the canonical JSON object of the reading's values (meterdata.EncodeValues),
 // e.g. {"e_imp":123456,"u_a":230100}: one wide row per reading, values together. Tables are
@@ -42,4 +51,9 @@
 // an implausible ts (outside meterdata.EarliestTime..LatestTime), unknown quality bits and an
 // empty kind, so a bad reading aborts its batch in the database itself. The conflict log
 // keeps both the stored and the received values, so it stays meaningful on its own.
+//
+// A completion (a reading bringing a strict superset of the stored values) updates vals and
+// quality of the stored row in the same transaction; received_at stays the first arrival's.
+// The one writer connection makes the read-back of stored readings current until commit,
+// so no row lock is needed (see pgstore for the case of concurrent writers).
 package sqlitestore

@@ -14,7 +14,7 @@ type migration struct {
 	sql         string
 }
 
-// migrations lists every schema version in order. The ts CHECK bounds are
+// migrations lists every schema version in order. The ts and at CHECK bounds are
 // meterdata.EarliestTime (2000-01-01) and meterdata.LatestTime (2100-01-01) in Unix ms.
 var migrations = []migration{
 	{
@@ -67,6 +67,27 @@ CREATE TABLE terminals (
 	readings  INTEGER NOT NULL DEFAULT 0,
 	conflicts INTEGER NOT NULL DEFAULT 0
 ) STRICT;
+`,
+	},
+	{
+		version:     2,
+		description: "events",
+		sql: `
+CREATE TABLE events (
+	id       INTEGER PRIMARY KEY,
+	at       INTEGER NOT NULL CHECK (at >= 946684800000 AND at < 4102444800000),
+	kind     TEXT    NOT NULL CHECK (length(kind) BETWEEN 1 AND 64),
+	severity TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'alarm')),
+	terminal TEXT    NOT NULL DEFAULT '',
+	meter_id TEXT    NOT NULL DEFAULT '',
+	message  TEXT    NOT NULL DEFAULT '',
+	data     TEXT
+) STRICT;
+
+CREATE INDEX events_at ON events (at);
+CREATE INDEX events_terminal ON events (terminal, at);
+CREATE INDEX events_meter ON events (meter_id, at);
+CREATE INDEX events_kind ON events (kind, at);
 `,
 	},
 }

@@ -84,9 +84,69 @@ func TestReopen(t *testing.T) {
 	if term, err := s.Terminal(t.Context(), "T1"); err != nil || term.LastSeq != 1 || term.Readings != 1 {
 		t.Errorf("after reopen: Terminal = %+v, %v", term, err)
 	}
+	wantVersions(t, path)
+}
+
+// wantVersions checks that schema_version lists every version once, 1 to SchemaVersion.
+func wantVersions(t *testing.T, path string) {
+	t.Helper()
 	versions := schemaVersions(t, path)
-	if len(versions) != 1 || versions[0] != sqlitestore.SchemaVersion {
-		t.Errorf("schema_version rows = %v, want [%d]", versions, sqlitestore.SchemaVersion)
+	if len(versions) != sqlitestore.SchemaVersion {
+		t.Errorf("schema_version rows = %v, want 1 to %d", versions, sqlitestore.SchemaVersion)
+		return
+	}
+	for i, v := range versions {
+		if v != i+1 {
+			t.Errorf("schema_version rows = %v, want 1 to %d", versions, sqlitestore.SchemaVersion)
+			return
+		}
+	}
+}
+
+// TestUpgradeFromVersion1 opens a database at schema version 1 (made by removing what
+// version 2 added) and checks that version 2 is applied and works, the data kept.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "head-end.db")
+	m, err := meterdata.NewMeterID("T1", "bus1", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 1, Readings: []meterdata.Reading{r}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `DROP TABLE events; DELETE FROM schema_version WHERE version >= 2`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if vs := schemaVersions(t, path); len(vs) != 1 || vs[0] != 1 {
+		t.Fatalf("test setup: schema_version rows = %v, want [1]", vs)
+	}
+
+	s = openAt(t, path)
+	wantVersions(t, path)
+	if n, err := s.CountReadings(t.Context(), m); err != nil || n != 1 {
+		t.Errorf("after the upgrade: CountReadings = %d, %v; want 1", n, err)
+	}
+	e := storage.Event{At: r.Time, Kind: "seq_gap", Severity: storage.SeverityWarning, Meter: m}
+	if err := s.AppendEvents(t.Context(), []storage.Event{e}); err != nil {
+		t.Fatalf("after the upgrade: AppendEvents: %v", err)
+	}
+	if es, err := s.Events(t.Context(), storage.EventQuery{Terminal: "T1"}); err != nil || len(es) != 1 {
+		t.Errorf("after the upgrade: Events = %+v, %v; want the one appended", es, err)
 	}
 }
 

@@ -181,8 +181,8 @@ ON CONFLICT (id) DO UPDATE SET
 }
 
 // storePlan creates the plan's meters, inserts its readings, judges the others with
-// same and logs the conflicts under source, inside tx: the part StoreBatch and
-// StoreReadings share.
+// same, completes the readings to complete and logs the conflicts under source, inside tx:
+// the part StoreBatch and StoreReadings share.
 func storePlan(ctx context.Context, tx *sql.Tx, p batchplan.Plan, same func(stored, received meterdata.Reading) bool, source string, now int64) (storage.BatchResult, error) {
 	if err := insertMeters(ctx, tx, p.Meters); err != nil {
 		return storage.BatchResult{}, err
@@ -191,16 +191,21 @@ func storePlan(ctx context.Context, tx *sql.Tx, p batchplan.Plan, same func(stor
 	if err != nil {
 		return storage.BatchResult{}, err
 	}
-	res, conflicts, err := p.JudgeWith(same, inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
+	// The one writer connection serialises write transactions: what lookup reads stays
+	// current until commit, so nothing needs locking.
+	out, err := p.JudgeWith(same, inserted, func(keys []meterdata.Key, into map[meterdata.Key]meterdata.Reading) error {
 		return lookupReadings(ctx, tx, keys, into)
-	})
+	}, nil)
 	if err != nil {
-		return res, err
+		return storage.BatchResult{}, err
 	}
-	if err := insertConflicts(ctx, tx, source, conflicts, now); err != nil {
-		return res, err
+	if err := updateReadings(ctx, tx, out.Completions); err != nil {
+		return storage.BatchResult{}, err
 	}
-	return res, nil
+	if err := insertConflicts(ctx, tx, source, out.Conflicts, now); err != nil {
+		return storage.BatchResult{}, err
+	}
+	return out.Result, nil
 }
 
 // StoreReadings implements storage.ReadingWriter.
@@ -333,6 +338,34 @@ func lookupReadings(ctx context.Context, tx *sql.Tx, keys []meterdata.Key, into 
 			return rs.Err()
 		}(); err != nil {
 			return fmt.Errorf("look up stored readings of meter %s kind %s time %d..: %w", chunk[0].Meter, chunk[0].Kind, chunk[0].Time, err)
+		}
+	}
+	return nil
+}
+
+// updateReadings writes completed readings over their stored rows (values and quality;
+// received_at stays the first arrival's).
+func updateReadings(ctx context.Context, tx *sql.Tx, rows []batchplan.Row) error {
+	for start := 0; start < len(rows); start += chunkRows {
+		chunk := rows[start:min(start+chunkRows, len(rows))]
+		var q strings.Builder
+		q.WriteString(`WITH c (meter_id, kind, ts, quality, vals) AS (VALUES `)
+		args := make([]any, 0, 5*len(chunk))
+		for i, w := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?)")
+			args = append(args, string(w.Key.Meter), string(w.Key.Kind), w.Key.Time, int64(w.Reading.Quality), w.Vals)
+		}
+		q.WriteString(`) UPDATE readings SET quality = c.quality, vals = c.vals FROM c
+WHERE readings.meter_id = c.meter_id AND readings.kind = c.kind AND readings.ts = c.ts`)
+		res, err := tx.ExecContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("complete readings: %s: %w", batchplan.Culprit(chunk), err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
+			return fmt.Errorf("complete readings: %s: %d rows updated (%v), want %d", batchplan.Culprit(chunk), n, err, len(chunk))
 		}
 	}
 	return nil

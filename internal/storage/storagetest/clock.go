@@ -9,8 +9,9 @@ import (
 )
 
 // CheckClock checks that s takes arrival times (Terminal.LastSeen after a batch,
-// Conflict.At) from its clock, cut to the millisecond and in UTC. s must be new and empty,
-// with a clock that always returns at; how a backend sets its clock is its own option.
+// Conflict.At) and the time of an event given without one from its clock, cut to the
+// millisecond and in UTC. s must be new and empty, with a clock that always returns at; how
+// a backend sets its clock is its own option.
 func CheckClock(t *testing.T, s storage.Store, at time.Time) {
 	t.Helper()
 	m, _ := meterdata.NewMeterID("T1", "bus1", "1")
@@ -29,5 +30,12 @@ func CheckClock(t *testing.T, s storage.Store, at time.Time) {
 	cs, err := s.Conflicts(t.Context(), m, 0)
 	if err != nil || len(cs) != 1 || !cs[0].At.Equal(want) {
 		t.Errorf("Conflicts = %+v, %v; want one at %v", cs, err, want)
+	}
+	if err := s.AppendEvents(t.Context(), []storage.Event{{Kind: "terminal_online", Severity: storage.SeverityInfo, Terminal: "T1"}}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Events(t.Context(), storage.EventQuery{})
+	if err != nil || len(es) != 1 || !es[0].At.Equal(want) || es[0].At.Location() != time.UTC {
+		t.Errorf("Events = %+v, %v; want one at %v (UTC)", es, err, want)
 	}
 }

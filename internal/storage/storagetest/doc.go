@@ -14,5 +14,6 @@
 // Readings that break meterdata.Reading.Validate are refused with the whole batch, either by
 // the backend's checks or by the database's constraints; the suite does not care which.
 //
-// The concurrency test is meaningful only under the race detector (go test -race).
+// The concurrency tests (Concurrency, CompletionConcurrency, EventsConcurrency) are
+// meaningful only under the race detector (go test -race).
 package storagetest

@@ -117,15 +117,21 @@ func testBothPaths(t *testing.T, s storage.Store) {
 		wantCount(t, s, m, 3)
 	})
 	t.Run("energy registers first, then the whole reading in a batch", func(t *testing.T) {
-		// Stored once (one row), but the batch's reading carries more channels: StoreBatch
-		// logs it as a conflict and keeps the subset.
+		// Stored once (one row); the batch's reading carries more channels, the stored
+		// ones with the same values: it completes the stored reading, which keeps its
+		// quality (backfilled: the first stored wins, as for a duplicate).
 		wantResult(t, storeReadings(t, s, source, energies(full[3])), storage.BatchResult{Inserted: 1})
-		wantResult(t, store(t, s, batch("T1", 4, full[3])), storage.BatchResult{Conflicts: 1})
+		wantResult(t, store(t, s, batch("T1", 4, full[3])), storage.BatchResult{Completed: 1})
 		wantCount(t, s, m, 4)
 		got := readings(t, s, storage.ReadingQuery{Meter: m, From: full[3].Time})
-		wantReadings(t, got, []meterdata.Reading{energies(full[3])})
+		want := full[3]
+		want.Quality = energies(full[3]).Quality
+		wantReadings(t, got, []meterdata.Reading{want})
+		// Both paths again: duplicates.
+		wantResult(t, store(t, s, batch("T1", 4, full[3])), storage.BatchResult{Duplicates: 1})
+		wantResult(t, storeReadings(t, s, source, energies(full[3])), storage.BatchResult{Duplicates: 1})
 	})
-	wantCounters(t, s, "T1", counters{LastSeq: 4, Batches: 3, Readings: 2, Conflicts: 1})
+	wantCounters(t, s, "T1", counters{LastSeq: 4, Batches: 4, Readings: 2})
 }
 
 // testBadReadings: a malformed reading or source refuses the whole call, a cancelled

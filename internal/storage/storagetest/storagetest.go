@@ -42,6 +42,14 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"StoreReadings", testStoreReadings},
 		{"StoreReadingsBothPaths", testBothPaths},
 		{"StoreReadingsRefused", testBadReadings},
+		{"Completion", testCompletion},
+		{"CompletionInsideCall", testCompletionInsideCall},
+		{"CompletionAtomicity", testCompletionAtomicity},
+		{"CompletionConcurrency", testCompletionConcurrency},
+		{"Events", testEvents},
+		{"EventsQuery", testEventsQuery},
+		{"EventsRefused", testEventsRefused},
+		{"EventsConcurrency", testEventsConcurrency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,22 +266,44 @@ func testConflicts(t *testing.T, s storage.Store) {
 	tests := []struct {
 		name     string
 		received meterdata.Reading
+		// completes: not a conflict but a completion (a strict superset of the stored
+		// values), which replaces the stored reading with the union; so it comes last.
+		completes bool
 	}{
-		{"value changed", changed(func(v map[string]int64) { v["p"]++ })},
-		{"channel added", changed(func(v map[string]int64) { v["f"] = 50_000 })},
-		{"channel missing", changed(func(v map[string]int64) { delete(v, "u_a") })},
-		{"sign flipped", changed(func(v map[string]int64) { v["i_a"] = -v["i_a"] })},
-		{"other quality too", func() meterdata.Reading {
+		{name: "value changed", received: changed(func(v map[string]int64) { v["p"]++ })},
+		{name: "channel missing", received: changed(func(v map[string]int64) { delete(v, "u_a") })},
+		{name: "sign flipped", received: changed(func(v map[string]int64) { v["i_a"] = -v["i_a"] })},
+		{name: "other quality too", received: func() meterdata.Reading {
 			r := changed(func(v map[string]int64) { v["e_imp"] = 0 })
 			r.Quality = meterdata.QualitySuspect
 			return r
 		}()},
+		{name: "channel added", received: changed(func(v map[string]int64) { v["f"] = 50_000 }), completes: true},
 	}
+	conflicts := uint64(0)
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := time.Now()
-			wantResult(t, store(t, s, batch("T1", uint64(2+i), tc.received)), storage.BatchResult{Conflicts: 1})
+			res := store(t, s, batch("T1", uint64(2+i), tc.received))
 			after := time.Now()
+			if tc.completes {
+				wantResult(t, res, storage.BatchResult{Completed: 1})
+				wantCount(t, s, m, 1)
+				latest, err := s.LatestReading(t.Context(), m, meterdata.KindInstant)
+				if err != nil {
+					t.Fatalf("LatestReading: %v", err)
+				}
+				if !sameReading(latest, tc.received) {
+					t.Errorf("stored reading = %s, want it completed to %s", show(latest), show(tc.received))
+				}
+				cs, err := s.Conflicts(t.Context(), m, 0)
+				if err != nil || uint64(len(cs)) != conflicts {
+					t.Errorf("Conflicts = %d, %v; want %d: a completion is not logged", len(cs), err, conflicts)
+				}
+				return
+			}
+			wantResult(t, res, storage.BatchResult{Conflicts: 1})
+			conflicts++
 
 			wantCount(t, s, m, 1)
 			latest, err := s.LatestReading(t.Context(), m, meterdata.KindInstant)
@@ -303,7 +333,7 @@ func testConflicts(t *testing.T, s storage.Store) {
 		})
 	}
 	n := uint64(len(tests))
-	wantCounters(t, s, "T1", counters{LastSeq: 1 + n, Batches: 1 + n, Readings: 1, Conflicts: n})
+	wantCounters(t, s, "T1", counters{LastSeq: 1 + n, Batches: 1 + n, Readings: 1, Conflicts: n - 1})
 }
 
 func testConflictLog(t *testing.T, s storage.Store) {

@@ -1,0 +1,80 @@
+package batchplan
+
+import (
+	"fmt"
+
+	"gridmeter/internal/meterdata"
+	"gridmeter/internal/storage"
+)
+
+// EventRow is one event ready to store: checked, its time in Unix ms (UTC), its terminal
+// derived from its meter when not given, its figures encoded.
+type EventRow struct {
+	At       int64
+	Kind     string
+	Severity string
+	Terminal string
+	Meter    string
+	Message  string
+	Data     string // canonical JSON object of Event.Data, "" for none (stored as NULL)
+}
+
+// PrepareEvents checks the events of an AppendEvents call (storage.Event.Validate, at most
+// storage.MaxEventsPerCall) and turns them into rows, in the order given; now (Unix ms) is
+// the time of an event whose At is zero.
+func PrepareEvents(es []storage.Event, now int64) ([]EventRow, error) {
+	if len(es) > storage.MaxEventsPerCall {
+		return nil, fmt.Errorf("%w: %d events in one call: want at most %d", storage.ErrInvalidEvent, len(es), storage.MaxEventsPerCall)
+	}
+	rows := make([]EventRow, len(es))
+	for i, e := range es {
+		if err := e.Validate(); err != nil {
+			return nil, fmt.Errorf("event %d (kind %.80q): %w", i, e.Kind, err)
+		}
+		w := EventRow{At: now, Kind: e.Kind, Severity: e.Severity, Terminal: e.Terminal, Meter: string(e.Meter), Message: e.Message}
+		if !e.At.IsZero() {
+			w.At = e.At.UnixMilli() // floor, as a reading's time is cut to the millisecond
+		}
+		if w.Terminal == "" && e.Meter != "" {
+			w.Terminal = e.Meter.Terminal()
+		}
+		if len(e.Data) > 0 {
+			d, err := meterdata.EncodeValues(e.Data)
+			if err != nil {
+				return nil, fmt.Errorf("event %d (kind %s): data: %w", i, e.Kind, err)
+			}
+			w.Data = d
+		}
+		rows[i] = w
+	}
+	return rows, nil
+}
+
+// DecodeEvent rebuilds an event from the columns of an events row; data is "" for none.
+func DecodeEvent(id, at int64, kind, severity, terminal, meter, message, data string) (storage.Event, error) {
+	e := storage.Event{ID: id, At: FromMilli(at), Kind: kind, Severity: severity, Terminal: terminal,
+		Meter: meterdata.MeterID(meter), Message: message}
+	if data != "" {
+		d, err := DecodeValues(data)
+		if err != nil {
+			return storage.Event{}, fmt.Errorf("event %d: data: %w", id, err)
+		}
+		if len(d) > 0 {
+			e.Data = d
+		}
+	}
+	return e, nil
+}
+
+// EventBounds returns the query's [from, to) range of At in Unix ms; a zero end is unbounded.
+func EventBounds(q storage.EventQuery) (from, to int64) {
+	return bounds(q.From, q.To)
+}
+
+// EventLimit returns the query's limit, DefaultLimit for 0 or less.
+func EventLimit(q storage.EventQuery) int {
+	if q.Limit <= 0 {
+		return storage.DefaultLimit
+	}
+	return q.Limit
+}
