@@ -27,6 +27,7 @@ type Store interface {
 	Meters(ctx context.Context) ([]meterdata.Meter, error)
 	Meter(ctx context.Context, id meterdata.MeterID) (meterdata.Meter, error)
 	Terminals(ctx context.Context) ([]storage.Terminal, error)
+	Events(ctx context.Context, q storage.EventQuery) ([]storage.Event, error)
 }
 
 // Options configure the API server.
@@ -102,6 +103,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/meters/{id}", s.need(auth.RoleViewer, s.meter))
 	m.HandleFunc("GET /api/v1/meters/{id}/readings", s.need(auth.RoleViewer, s.readings))
 	m.HandleFunc("GET /api/v1/stream", s.need(auth.RoleViewer, s.stream))
+	m.HandleFunc("GET /api/v1/events", s.need(auth.RoleViewer, s.events))
 	m.HandleFunc("GET /api/v1/iec102/targets", s.need(auth.RoleViewer, s.iec102Targets))
 	m.HandleFunc("POST /api/v1/iec102/targets/{name}/poll", s.need(auth.RoleOperator, s.iec102Poll))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -535,4 +537,72 @@ func (s *Server) iec102Poll(w http.ResponseWriter, r *http.Request) {
 	u := r.Context().Value(userKey{}).(auth.User)
 	s.log.Info("IEC 102 poll requested", "target", name, "user", u.Name, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusAccepted, map[string]any{"target": name, "status": "queued"})
+}
+
+type eventView struct {
+	ID       int64             `json:"id"`
+	At       time.Time         `json:"at"`
+	Kind     string            `json:"kind"`
+	Severity string            `json:"severity"`
+	Terminal string            `json:"terminal,omitempty"`
+	Meter    meterdata.MeterID `json:"meter,omitempty"`
+	Message  string            `json:"message"`
+	Data     map[string]int64  `json:"data,omitempty"`
+}
+
+// events lists the event log, newest first: ?terminal=&meter=&kind=&from=&to=&limit=.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	vals := r.URL.Query()
+	q := storage.EventQuery{Terminal: vals.Get("terminal"), Meter: meterdata.MeterID(vals.Get("meter")), Kind: vals.Get("kind"), Limit: 1000}
+	for k := range vals {
+		switch k {
+		case "terminal", "meter", "kind", "from", "to", "limit":
+		default:
+			writeError(w, badRequest("unknown parameter %q: want terminal, meter, kind, from, to, limit", k))
+			return
+		}
+	}
+	if q.Terminal != "" {
+		if err := meterdata.ValidateTerminalID(q.Terminal); err != nil {
+			writeError(w, badRequest("terminal: %v", err))
+			return
+		}
+	}
+	if q.Meter != "" {
+		if err := q.Meter.Validate(); err != nil {
+			writeError(w, badRequest("meter: %v", err))
+			return
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if v := vals.Get(b.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, badRequest("%s: invalid time %q: want RFC 3339 (2026-01-02T15:04:05Z)", b.name, v))
+				return
+			}
+			*b.dst = t.UTC()
+		}
+	}
+	if l := vals.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, badRequest("limit %q: want a whole number from 1 to 10000", l))
+			return
+		}
+		q.Limit = n
+	}
+	es, err := s.opt.Store.Events(r.Context(), q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]eventView, len(es))
+	for i, e := range es {
+		out[i] = eventView{ID: e.ID, At: e.At.UTC(), Kind: e.Kind, Severity: e.Severity, Terminal: e.Terminal, Meter: e.Meter, Message: e.Message, Data: e.Data}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 }

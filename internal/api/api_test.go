@@ -30,8 +30,9 @@ const (
 var t0 = time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	srv *httptest.Server
-	hub *live.Hub
+	srv   *httptest.Server
+	hub   *live.Hub
+	store *sqlitestore.Store
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -79,7 +80,7 @@ func newFixture(t *testing.T) *fixture {
 		Now: func() time.Time { return t0.Add(30 * time.Minute) }})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, hub: hub}
+	return &fixture{srv: srv, hub: hub, store: st}
 }
 
 // do sends a request as user (Basic auth; "" for none) and returns status and body.
@@ -390,6 +391,32 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	for _, p := range s.patterns {
 		if !strings.Contains(string(doc), "`"+p+"`") && !strings.Contains(string(doc), "`"+p+" ") {
 			t.Errorf("route %q is not in docs/api.md", p)
+		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	f := newFixture(t)
+	if status, body := f.do(t, "GET", "/api/v1/events", "viewer", "look", ""); status != 200 || body != "{\"events\":[]}\n" {
+		t.Fatalf("no events: %d %s", status, body)
+	}
+	if err := f.store.AppendEvents(context.Background(), []storage.Event{
+		{At: t0, Kind: "terminal_online", Severity: storage.SeverityInfo, Terminal: "T1", Message: "T1 online"},
+		{At: t0.Add(time.Minute), Kind: "clock_drift", Severity: storage.SeverityWarning, Terminal: "T1", Message: "off by 3s", Data: map[string]int64{"drift_ms": 3000}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := f.do(t, "GET", "/api/v1/events?terminal=T1", "viewer", "look", "")
+	if status != 200 || !strings.Contains(body, `"kind":"clock_drift"`) || strings.Index(body, "clock_drift") > strings.Index(body, "terminal_online") ||
+		!strings.Contains(body, `"data":{"drift_ms":3000}`) {
+		t.Fatalf("events: %d %s", status, body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/events?kind=clock_drift&limit=1", "viewer", "look", ""); status != 200 || strings.Contains(body, "terminal_online") {
+		t.Fatalf("kind filter: %d %s", status, body)
+	}
+	for q, want := range map[string]string{"terminal=T.1": "terminal:", "from=soon": `from: invalid time`, "limit=0": "limit", "sort=asc": `unknown parameter \"sort\"`} {
+		if status, body := f.do(t, "GET", "/api/v1/events?"+q, "viewer", "look", ""); status != 400 || !strings.Contains(body, want) {
+			t.Errorf("%s: %d %s, want 400 with %q", q, status, body, want)
 		}
 	}
 }

@@ -121,7 +121,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 
 	if cfg.IEC102 != nil && len(cfg.IEC102.Targets) > 0 {
 		targets, _ := cfg.iec102Targets() // validated
-		h.poller, err = master.NewPoller(h.store, targets, master.Options{Concurrency: cfg.IEC102.Concurrency, Logger: log})
+		h.poller, err = master.NewPoller(h.store, targets, master.Options{Concurrency: cfg.IEC102.Concurrency, Logger: log,
+			OnResult: func(r master.Result) { h.iec102Events(ctx, r) }})
 		if err != nil {
 			return nil, fmt.Errorf("iec102: %w", err)
 		}
@@ -240,6 +241,36 @@ func (h *HeadEnd) metrics() http.Handler {
 			Help: "Publishes/subscriptions denied by the embedded broker's ACL."}, func() float64 { _, a := h.broker.Refused(); return float64(a) }))
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// iec102Events records what an IEC 102 session found that an operator must know: a clock
+// drift beyond the master's limit, and the correction if one was made.
+func (h *HeadEnd) iec102Events(ctx context.Context, r master.Result) {
+	if r.Clock == nil || (!r.DriftEvent && !r.ClockSet && r.ClockErr == nil) {
+		return
+	}
+	term := ""
+	if meterdata.ValidateTerminalID(r.Target) == nil {
+		term = r.Target
+	}
+	drift := r.Clock.Drift
+	var es []storage.Event
+	if r.DriftEvent {
+		es = append(es, storage.Event{At: r.Start, Kind: "clock_drift", Severity: storage.SeverityWarning, Terminal: term,
+			Message: fmt.Sprintf("IEC 102 target %s: outstation clock off by %s", r.Target, drift.Round(time.Millisecond)),
+			Data:    map[string]int64{"drift_ms": drift.Milliseconds()}})
+	}
+	if r.ClockSet {
+		es = append(es, storage.Event{At: r.Start, Kind: "clock_set", Severity: storage.SeverityInfo, Terminal: term,
+			Message: fmt.Sprintf("IEC 102 target %s: outstation clock corrected by %s", r.Target, (-drift).Round(time.Millisecond))})
+	}
+	if r.ClockErr != nil {
+		es = append(es, storage.Event{At: r.Start, Kind: "clock_set_failed", Severity: storage.SeverityAlarm, Terminal: term,
+			Message: fmt.Sprintf("IEC 102 target %s: setting the outstation clock failed: %v", r.Target, r.ClockErr)})
+	}
+	if err := h.store.AppendEvents(ctx, es); err != nil {
+		h.log.Error("record IEC 102 events", "target", r.Target, "err", err)
+	}
 }
 
 // iec102View adapts the IEC 102 master to the API.

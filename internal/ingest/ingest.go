@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,8 @@ type Store interface {
 	storage.ReadingWriter
 	UpsertMeters(ctx context.Context, ms []meterdata.Meter) error
 	UpdateTerminalStatus(ctx context.Context, s storage.TerminalStatus) error
+	Terminal(ctx context.Context, id string) (storage.Terminal, error)
+	AppendEvents(ctx context.Context, es []storage.Event) error
 }
 
 // Publisher sends an ack; it must not block on the broker (see transport.Conn.PublishQueued).
@@ -145,11 +148,32 @@ func (in *Ingest) process(ctx context.Context, pub Publisher, m msg) {
 		if s.Time != nil {
 			at = s.Time.Time
 		}
+		prev, _ := in.store.Terminal(ctx, terminal) // zero State if new
 		if err := in.store.UpdateTerminalStatus(ctx, storage.TerminalStatus{ID: terminal, State: s.State, Software: s.Software, At: at}); err != nil {
 			in.log.Error("store terminal status", "terminal", terminal, "err", err)
 			return
 		}
 		in.statuses.Add(1)
+		if prev.State != s.State {
+			ev := storage.Event{At: at, Kind: "terminal_" + s.State, Severity: storage.SeverityInfo, Terminal: terminal,
+				Message: fmt.Sprintf("terminal %s is %s (software %s)", terminal, s.State, s.Software)}
+			if s.State == message.StateOffline {
+				ev.Severity = storage.SeverityWarning
+				if s.Time == nil {
+					ev.Message = fmt.Sprintf("terminal %s lost its connection (last will)", terminal)
+				}
+			}
+			var failed []string
+			for _, c := range s.Checks {
+				if !c.OK {
+					failed = append(failed, c.Name)
+				}
+			}
+			if len(failed) > 0 {
+				ev.Message += fmt.Sprintf("; self-check degraded: %s", strings.Join(failed, ", "))
+			}
+			in.event(ctx, ev)
+		}
 	case message.UpMeters:
 		if len(m.payload) == 0 {
 			return
@@ -204,9 +228,15 @@ func (in *Ingest) processBatch(ctx context.Context, pub Publisher, terminal stri
 	}
 	if res.Gap > 0 {
 		in.log.Warn("sequence gap: readings missing from terminal", "terminal", terminal, "missing", res.Gap, "before_seq", b.FirstSeq)
+		in.event(ctx, storage.Event{Kind: "seq_gap", Severity: storage.SeverityWarning, Terminal: terminal,
+			Message: fmt.Sprintf("%d sequence numbers missing before %d: readings dropped by the terminal's journal bound", res.Gap, b.FirstSeq),
+			Data:    map[string]int64{"missing": int64(res.Gap), "before_seq": int64(b.FirstSeq)}})
 	}
 	if res.Conflicts > 0 {
 		in.log.Warn("conflicting readings kept apart", "terminal", terminal, "conflicts", res.Conflicts, "first_seq", b.FirstSeq)
+		in.event(ctx, storage.Event{Kind: "conflict", Severity: storage.SeverityWarning, Terminal: terminal,
+			Message: fmt.Sprintf("%d readings arrived with the key of a stored reading but other values (kept in the conflict log)", res.Conflicts),
+			Data:    map[string]int64{"conflicts": int64(res.Conflicts), "first_seq": int64(b.FirstSeq)}})
 	}
 	in.ack(ctx, pub, terminal, message.Ack{FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, Result: message.AckStored,
 		Inserted: res.Inserted, Duplicates: res.Duplicates, Conflicts: res.Conflicts})
@@ -223,6 +253,16 @@ func (in *Ingest) ack(ctx context.Context, pub Publisher, terminal string, a mes
 	}
 	if err := pub.PublishAck(ctx, message.Topic(terminal, message.DownAck), p); err != nil {
 		in.log.Warn("queue ack: the terminal will resend and get a duplicate ack", "terminal", terminal, "err", err)
+	}
+}
+
+// event records an event; failing to is logged, never fatal to ingest.
+func (in *Ingest) event(ctx context.Context, e storage.Event) {
+	if e.At.IsZero() {
+		e.At = in.opt.Now()
+	}
+	if err := in.store.AppendEvents(ctx, []storage.Event{e}); err != nil {
+		in.log.Error("record event", "kind", e.Kind, "err", err)
 	}
 }
 

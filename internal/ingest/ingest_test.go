@@ -89,7 +89,7 @@ func TestBatchStoredOnceAndAcked(t *testing.T) {
 }
 
 func TestConflictAndGapAreCounted(t *testing.T) {
-	in, _, a, handle := setup(t)
+	in, st, a, handle := setup(t)
 	topic := message.Topic("T1", message.UpReadings)
 	handle(topic, batch(t, 1, 10))
 	handle(topic, batch(t, 1, 11)) // same key, other value
@@ -99,6 +99,20 @@ func TestConflictAndGapAreCounted(t *testing.T) {
 	}
 	if a.got[1].Conflicts != 1 || a.got[1].Result != message.AckStored {
 		t.Fatalf("conflict ack %+v: a conflict is logged durably, so it is acked", a.got[1])
+	}
+	es, err := st.Events(context.Background(), storage.EventQuery{Terminal: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]storage.Event{}
+	for _, e := range es {
+		kinds[e.Kind] = e
+	}
+	if g := kinds["seq_gap"]; g.Severity != storage.SeverityWarning || g.Data["missing"] != 3 || g.Data["before_seq"] != 5 {
+		t.Fatalf("seq_gap event %+v", g)
+	}
+	if c := kinds["conflict"]; c.Data["conflicts"] != 1 {
+		t.Fatalf("conflict event %+v", c)
 	}
 }
 
@@ -164,6 +178,17 @@ func TestStatusAndMeters(t *testing.T) {
 	}
 	if s := in.Stats(); s.StatusUpdates != 1 || s.MeterUpdates != 1 || s.Rejected != 0 {
 		t.Fatalf("stats %+v", s)
+	}
+	// The state change is an event; the same state again is not. A last will (no time) says so.
+	handle(message.Topic("T1", message.UpStatus), []byte(`{"v":1,"terminal":"T1","state":"online","software":"0.1.0","time":"2026-11-24T04:01:00Z"}`))
+	handle(message.Topic("T1", message.UpStatus), []byte(`{"v":1,"terminal":"T1","state":"offline","software":"0.1.0"}`))
+	es, err := st.Events(ctx, storage.EventQuery{Terminal: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[0].Kind != "terminal_offline" || es[0].Severity != storage.SeverityWarning ||
+		!strings.Contains(es[0].Message, "last will") || es[1].Kind != "terminal_online" {
+		t.Fatalf("events %+v: want terminal_online then terminal_offline (newest first)", es)
 	}
 	if _, err := st.Terminal(ctx, "T9"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown terminal: %v", err)
