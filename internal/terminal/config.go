@@ -12,6 +12,7 @@ import (
 	"gridmeter/internal/iec102/outstation"
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/modbusmap"
+	"gridmeter/internal/serialbus"
 )
 
 // Config is the terminal's configuration file (see configs/terminal.example.yaml).
@@ -68,7 +69,9 @@ type AcquisitionConfig struct {
 type BusConfig struct {
 	Name      string `yaml:"name"`
 	DLT645TCP string `yaml:"dlt645_tcp"`
-	ModbusTCP string `yaml:"modbus_tcp"`
+	// DLT645Serial is an RS-485 port the terminal owns (instead of a TCP gateway).
+	DLT645Serial *SerialConfig `yaml:"dlt645_serial"`
+	ModbusTCP    string        `yaml:"modbus_tcp"`
 	// ModbusMap is a built-in map name (e.g. eastron-sdm630, the default) or a YAML file.
 	ModbusMap string `yaml:"modbus_map"`
 	// MeterTimezone is the zone of the meters' clocks (IANA name), used to read the times
@@ -77,6 +80,48 @@ type BusConfig struct {
 	ResponseTimeout config.Duration `yaml:"response_timeout"`
 	Retries         int             `yaml:"retries"`
 	Meters          []MeterConfig   `yaml:"meters"`
+}
+
+// SerialConfig is a serial port: DL/T 645 meters on RS-485 usually run 2400 or 9600 bit/s,
+// 8 data bits, even parity, 1 stop bit.
+type SerialConfig struct {
+	Device   string          `yaml:"device"`    // e.g. /dev/ttyS1
+	Baud     int             `yaml:"baud"`      // default 9600
+	Parity   string          `yaml:"parity"`    // even (default), odd or none
+	DataBits int             `yaml:"data_bits"` // default 8
+	StopBits int             `yaml:"stop_bits"` // default 1
+	Gap      config.Duration `yaml:"gap"`       // silence before each request; default 20ms
+}
+
+func (s *SerialConfig) options() (serialbus.Options, error) {
+	o := serialbus.Options{Settings: serialbus.Settings{Baud: s.Baud, DataBits: s.DataBits, StopBits: s.StopBits}, Gap: s.Gap.D()}
+	switch s.Parity {
+	case "", "even":
+		o.Parity = serialbus.ParityEven
+	case "odd":
+		o.Parity = serialbus.ParityOdd
+	case "none":
+		o.Parity = serialbus.ParityNone
+	default:
+		return o, fmt.Errorf("parity %q: want even, odd or none", s.Parity)
+	}
+	if s.Device == "" {
+		return o, errors.New("device: empty")
+	}
+	switch {
+	case s.Baud != 0 && (s.Baud < 300 || s.Baud > 115200):
+		return o, fmt.Errorf("baud %d: want 300 to 115200", s.Baud)
+	case s.DataBits != 0 && s.DataBits != 7 && s.DataBits != 8:
+		return o, fmt.Errorf("data_bits %d: want 7 or 8", s.DataBits)
+	case s.StopBits != 0 && s.StopBits != 1 && s.StopBits != 2:
+		return o, fmt.Errorf("stop_bits %d: want 1 or 2", s.StopBits)
+	case s.Gap < 0:
+		return o, fmt.Errorf("gap %s: must not be negative", s.Gap.D())
+	}
+	if o.Gap == 0 {
+		o.Gap = serialbus.DefaultDLT645Gap
+	}
+	return o, nil
 }
 
 // MeterConfig is one meter on a bus.
@@ -131,17 +176,30 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("buses[%d].name %q: listed twice", i, b.Name)
 		}
 		buses[b.Name] = true
-		if (b.DLT645TCP == "") == (b.ModbusTCP == "") {
-			return fmt.Errorf("buses[%d] %s: set exactly one of dlt645_tcp and modbus_tcp", i, b.Name)
+		set := 0
+		for _, on := range []bool{b.DLT645TCP != "", b.DLT645Serial != nil, b.ModbusTCP != ""} {
+			if on {
+				set++
+			}
 		}
-		gw := b.DLT645TCP
-		if b.ModbusTCP != "" {
-			gw = b.ModbusTCP
-		} else if b.ModbusMap != "" {
+		if set != 1 {
+			return fmt.Errorf("buses[%d] %s: set exactly one of dlt645_tcp, dlt645_serial and modbus_tcp", i, b.Name)
+		}
+		if b.ModbusTCP == "" && b.ModbusMap != "" {
 			return fmt.Errorf("buses[%d] %s: modbus_map without modbus_tcp", i, b.Name)
 		}
-		if _, _, err := net.SplitHostPort(gw); err != nil {
-			return fmt.Errorf("buses[%d] %s: gateway %q: want host:port", i, b.Name, gw)
+		if b.DLT645Serial != nil {
+			if _, err := b.DLT645Serial.options(); err != nil {
+				return fmt.Errorf("buses[%d] %s: dlt645_serial: %w", i, b.Name, err)
+			}
+		} else {
+			gw := b.DLT645TCP
+			if b.ModbusTCP != "" {
+				gw = b.ModbusTCP
+			}
+			if _, _, err := net.SplitHostPort(gw); err != nil {
+				return fmt.Errorf("buses[%d] %s: gateway %q: want host:port", i, b.Name, gw)
+			}
 		}
 		if b.ModbusTCP != "" {
 			if _, err := b.modbusMap(); err != nil {

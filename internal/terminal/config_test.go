@@ -53,8 +53,8 @@ func TestConfigRefusesBadFields(t *testing.T) {
 		{"interval", func(c *Config) { c.Acquisition.InstantInterval = config.Duration(time.Millisecond) }, "acquisition.instant_interval 1ms"},
 		{"no buses", func(c *Config) { c.Buses = nil }, "buses: none configured"},
 		{"gateway", func(c *Config) { c.Buses[0].DLT645TCP = "gateway" }, `buses[0] bus1: gateway "gateway": want host:port`},
-		{"two protocols", func(c *Config) { c.Buses[0].ModbusTCP = "127.0.0.1:502" }, "set exactly one of dlt645_tcp and modbus_tcp"},
-		{"no protocol", func(c *Config) { c.Buses[0].DLT645TCP = "" }, "set exactly one of dlt645_tcp and modbus_tcp"},
+		{"two protocols", func(c *Config) { c.Buses[0].ModbusTCP = "127.0.0.1:502" }, "set exactly one of dlt645_tcp, dlt645_serial and modbus_tcp"},
+		{"no protocol", func(c *Config) { c.Buses[0].DLT645TCP = "" }, "set exactly one of dlt645_tcp, dlt645_serial and modbus_tcp"},
 		{"map without modbus", func(c *Config) { c.Buses[0].ModbusMap = "eastron-sdm630" }, "modbus_map without modbus_tcp"},
 		{"modbus unit id", func(c *Config) {
 			c.Buses[0].DLT645TCP, c.Buses[0].ModbusTCP = "", "127.0.0.1:502"

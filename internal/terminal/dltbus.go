@@ -10,6 +10,7 @@ import (
 
 	"gridmeter/internal/acquisition"
 	"gridmeter/internal/dlt645"
+	"gridmeter/internal/serialbus"
 )
 
 // instantDIs are read, in this order, for one instant reading: the blocks keep the number
@@ -50,9 +51,24 @@ func (b *dltBus) conn(ctx context.Context) (*dlt645.Client, error) {
 	if b.client != nil {
 		return b.client, nil
 	}
-	c, err := dlt645.DialTCP(ctx, b.cfg.DLT645TCP, dlt645.Options{Timeout: b.cfg.ResponseTimeout.D(), Retries: b.cfg.Retries})
-	if err != nil {
-		return nil, fmt.Errorf("bus %s: %w", b.cfg.Name, err)
+	opts := dlt645.Options{Timeout: b.cfg.ResponseTimeout.D(), Retries: b.cfg.Retries}
+	var c *dlt645.Client
+	if sc := b.cfg.DLT645Serial; sc != nil {
+		so, err := sc.options() // validated with the configuration
+		if err != nil {
+			return nil, fmt.Errorf("bus %s: %w", b.cfg.Name, err)
+		}
+		port, err := serialbus.Open(sc.Device, so)
+		if err != nil {
+			return nil, fmt.Errorf("bus %s: open %s: %w", b.cfg.Name, sc.Device, err)
+		}
+		opts.Preamble = true // meters asleep on RS-485 wake on FE FE FE FE
+		c = dlt645.NewClient(port, opts)
+	} else {
+		var err error
+		if c, err = dlt645.DialTCP(ctx, b.cfg.DLT645TCP, opts); err != nil {
+			return nil, fmt.Errorf("bus %s: %w", b.cfg.Name, err)
+		}
 	}
 	b.client = c
 	return c, nil

@@ -167,3 +167,44 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestSerialBus: the terminal owns an RS-485 port (here the simulator's pseudo-terminal with
+// 9600 8E1 timing) and reads its meters through it.
+func TestSerialBus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	specs, _ := metersim.GenerateMeters(2, "000000000001")
+	sim, _ := metersim.New(metersim.Options{Seed: 1, Meters: specs})
+	dev, err := sim.ServeDLT645PTY(ctx, metersim.PTYOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.ID, cfg.JournalPath = "T1", filepath.Join(t.TempDir(), "j")
+	cfg.MQTT = MQTTConfig{URL: "mqtt://127.0.0.1:1", Password: "x"}
+	cfg.Acquisition.InstantInterval = config.Duration(2 * time.Second)
+	cfg.Buses = []BusConfig{{Name: "rs485", DLT645Serial: &SerialConfig{Device: dev, Baud: 9600},
+		Meters: []MeterConfig{{Address: "000000000001"}, {Address: "000000000002"}}}}
+	term, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tctx, tcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { term.Run(tctx); close(done) }()
+	defer func() { tcancel(); <-done }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		_, h1, _ := term.Journal().LastTime(ctx, "T1.rs485.000000000001", meterdata.KindInstant)
+		_, h2, _ := term.Journal().LastTime(ctx, "T1.rs485.000000000002", meterdata.KindInstant)
+		if h1 && h2 {
+			e, _, _ := term.Journal().Latest(ctx, "T1.rs485.000000000002", meterdata.KindInstant, time.Now().Add(time.Hour))
+			if e.Reading.Values["u_a"] < 180000 || len(e.Reading.Values) < 15 {
+				t.Fatalf("reading over the serial line %v", e.Reading.Values)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no readings over the serial bus %s", dev)
+}
