@@ -64,7 +64,7 @@ func TestCounterFaultsAreFlaggedNotSpikes(t *testing.T) {
 			return s
 		}
 		s1 := run(35 * time.Second) // reads 4: wrap-300, wrap-100, 0 (bogus zero), 50 (rollover after wrap-100)
-		s2 := run(45 * time.Second) // a restart inside the last slot (skipped): slots 40-70 s; : baseline from the journal (50); reads 80, 5000, 10 (exchange), 40
+		s2 := run(42 * time.Second) // a restart inside the last slot (skipped): slots 40-70 s, ending between slots; : baseline from the journal (50); reads 80, 5000, 10 (exchange), 40
 		es, err := j.Pending(context.Background(), 0, 100)
 		if err != nil {
 			t.Fatal(err)
