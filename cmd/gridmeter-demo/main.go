@@ -25,10 +25,15 @@ func main() {
 	flag.StringVar(&opt.IEC102Listen, "iec102", "", "terminal 1's IEC 102 outstation address (default 127.0.0.1:20102, or a free port if taken)")
 	flag.StringVar(&opt.ExternalMQTT, "external-mqtt", "", "use this external broker URL (e.g. mqtt://127.0.0.1:1883) instead of the embedded one")
 	flag.IntVar(&opt.Terminals, "terminals", 2, "simulated terminals")
-	flag.IntVar(&opt.MetersPerTerminal, "meters", 5, "simulated meters per terminal")
+	flag.IntVar(&opt.MetersPerTerminal, "meters", 5, "simulated DL/T 645 meters per terminal (bus1)")
+	modbus := flag.Int("modbus-meters", 2, "simulated Modbus TCP meters per terminal (bus2); 0 for none")
 	flag.DurationVar(&opt.Interval, "interval", 5*time.Second, "polling interval for current values")
 	verbose := flag.Bool("v", false, "log informational messages too")
 	flag.Parse()
+	opt.ModbusMetersPerTerminal = *modbus
+	if *modbus == 0 {
+		opt.ModbusMetersPerTerminal = -1 // none (0 means the default in demo.Options)
+	}
 
 	level := slog.LevelWarn
 	if *verbose {

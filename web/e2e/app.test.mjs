@@ -32,8 +32,9 @@ const CHROMIUM_ARGS = [
 ];
 
 const TERMINALS = 2;
-const METERS_PER_TERMINAL = 3;
-const METERS = TERMINALS * METERS_PER_TERMINAL;
+const METERS_PER_TERMINAL = 3; // DL/T 645 meters on bus1
+const MODBUS_PER_TERMINAL = 1; // Modbus TCP meters on bus2
+const METERS = TERMINALS * (METERS_PER_TERMINAL + MODBUS_PER_TERMINAL);
 
 const DEMO_START_TIMEOUT = 60_000;
 const DEMO_STOP_TIMEOUT = 10_000;
@@ -66,7 +67,8 @@ async function startDemo() {
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'gridmeter-web-e2e-'));
   const args = ['-dir', dir, '-http', '127.0.0.1:0', '-mqtt', '127.0.0.1:0', '-interval', '1s',
-    '-terminals', String(TERMINALS), '-meters', String(METERS_PER_TERMINAL)];
+    '-terminals', String(TERMINALS), '-meters', String(METERS_PER_TERMINAL),
+    '-modbus-meters', String(MODBUS_PER_TERMINAL)];
   const child = spawn(demoBin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const demo = { child, dir, url: null, user: null, password: null, output: '', exited: null };
   const keep = (chunk) => {
