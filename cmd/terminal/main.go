@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // meters' time zones on boxes without a zoneinfo database
 
@@ -21,6 +22,12 @@ import (
 func main() {
 	cfgPath := flag.String("config", "terminal.yaml", "configuration file")
 	flag.Parse()
+	// Small concentrators: keep the heap near its live size. Measured with 255 meters on one
+	// bus plus 1,000 TCP meters: 57 MB resident without a limit, 32 MB with 20 MiB.
+	// GOMEMLIMIT in the environment overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(20 << 20)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg := terminal.Defaults()
 	if err := config.Load(*cfgPath, &cfg); err != nil {
