@@ -28,6 +28,7 @@ type Journal interface {
 	Has(ctx context.Context, k meterdata.Key) (bool, error)
 	LastTime(ctx context.Context, m meterdata.MeterID, k meterdata.Kind) (time.Time, bool, error)
 	Latest(ctx context.Context, m meterdata.MeterID, k meterdata.Kind, at time.Time) (journal.Entry, bool, error)
+	AppendEvents(ctx context.Context, es []journal.Event) (int, error)
 }
 
 // ErrNoRecord is what a FrozenReader's error wraps when the meter keeps no record at the
@@ -81,6 +82,10 @@ type MeterState struct {
 
 	lastImport int64 // import register of the last plausible reading, Wh
 	haveImport bool
+
+	silent         bool // the last read failed (a communications event is open)
+	powerDowns     int  // the meter's power-down count at the last pass
+	havePowerDowns bool
 }
 
 // Scheduler polls buses.
@@ -94,7 +99,7 @@ type Scheduler struct {
 	meters map[meterdata.MeterID]*MeterState
 
 	reads, failures, overruns, cycles atomic.Uint64
-	counterFaults                     atomic.Uint64
+	counterFaults, powerDownEvents    atomic.Uint64
 	frozen, frozenGaps                atomic.Uint64
 	lastCycle                         atomic.Int64 // duration of the last cycle of any bus, ns
 }
@@ -201,6 +206,7 @@ func (s *Scheduler) cycle(ctx context.Context, b Bus, slot time.Time) {
 				return
 			}
 			s.failed(m.ID, err)
+			s.commEvent(ctx, m.ID, true)
 			continue
 		}
 		r := meterdata.Reading{Meter: m.ID, Kind: meterdata.KindInstant, Time: slot.UTC(), Values: vals}
@@ -217,6 +223,7 @@ func (s *Scheduler) cycle(ctx context.Context, b Bus, slot time.Time) {
 		s.meters[m.ID].LastGood = time.Now()
 		s.meters[m.ID].LastError = ""
 		s.mu.Unlock()
+		s.commEvent(ctx, m.ID, false)
 		if s.opt.OnAppended != nil {
 			s.opt.OnAppended()
 		}
@@ -243,13 +250,15 @@ type Stats struct {
 	Frozen                            uint64 // daily frozen readings journaled
 	FrozenGaps                        uint64 // catch-ups that reached beyond a meter's memory
 	CounterFaults                     uint64 // readings flagged suspect for their energy register
+	PowerDownEvents                   uint64 // meters' power-down records journaled as events
 }
 
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
 	return Stats{Reads: s.reads.Load(), Failures: s.failures.Load(), Overruns: s.overruns.Load(),
 		Cycles: s.cycles.Load(), LastCycle: time.Duration(s.lastCycle.Load()),
-		Frozen: s.frozen.Load(), FrozenGaps: s.frozenGaps.Load(), CounterFaults: s.counterFaults.Load()}
+		Frozen: s.frozen.Load(), FrozenGaps: s.frozenGaps.Load(), CounterFaults: s.counterFaults.Load(),
+		PowerDownEvents: s.powerDownEvents.Load()}
 }
 
 // Meter returns the state of one meter.
@@ -270,7 +279,11 @@ func (s *Scheduler) Meter(id meterdata.MeterID) (MeterState, bool) {
 // acquisition outage). If the catch-up reaches FrozenDepth without meeting the journal, the
 // freezes before are beyond the meter's memory: a gap, logged and counted, never invented.
 func (s *Scheduler) frozenPass(ctx context.Context, b Bus, fr FrozenReader) {
+	pr, hasPowerDowns := b.Reader.(PowerDownReader)
 	for _, m := range b.Meters {
+		if hasPowerDowns {
+			s.powerDowns(ctx, m, pr)
+		}
 		last, have, err := s.j.LastTime(ctx, m.ID, meterdata.KindDailyFrozen)
 		if err != nil {
 			s.log.Error("journal lookup failed", "meter", m.ID, "err", err)

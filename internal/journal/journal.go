@@ -25,7 +25,7 @@ const (
 const applicationID = 0x676d6a31
 
 // schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // ErrClosed is returned by every method called after Close.
 var ErrClosed = errors.New("journal: closed")
@@ -210,6 +210,13 @@ func (j *Journal) migrate(ctx context.Context) error {
 		switch {
 		case appID == applicationID && version == schemaVersion:
 			return nil
+		case appID == applicationID && version == 1:
+			// Version 2 adds the event log; entries are untouched.
+			if _, err := tx.ExecContext(ctx, schemaV2); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+			return err
 		case appID == applicationID && version > schemaVersion:
 			return fmt.Errorf("schema version %d is newer than this program's %d", version, schemaVersion)
 		case appID != 0 || version != 0:
@@ -223,6 +230,9 @@ func (j *Journal) migrate(ctx context.Context) error {
 			return fmt.Errorf("not a gridmeter journal (%d schema objects, no application_id)", tables)
 		}
 		if _, err := tx.ExecContext(ctx, schemaV1); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, schemaV2); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, schemaVersion))

@@ -160,6 +160,51 @@ func (b *dltBus) ReadDailyFrozen(ctx context.Context, address string, n int) (ti
 	return rec.Time, rec.Values(), nil
 }
 
+// PowerDownCount reads how many power-down events the meter has recorded (03110000).
+func (b *dltBus) PowerDownCount(ctx context.Context, address string) (int, error) {
+	var n int
+	err := b.withClient(ctx, address, func(c *dlt645.Client, addr dlt645.Address) (err error) {
+		n, err = c.ReadPowerDownCount(ctx, addr)
+		return err
+	})
+	return n, err
+}
+
+// PowerDown reads the n-th latest power-down record (031100nn): start and end.
+func (b *dltBus) PowerDown(ctx context.Context, address string, n int) (start, end time.Time, err error) {
+	err = b.withClient(ctx, address, func(c *dlt645.Client, addr dlt645.Address) error {
+		e, err := c.ReadPowerDownEvent(ctx, addr, n, b.loc)
+		start, end = e.Start, e.End
+		return err
+	})
+	return start, end, err
+}
+
+// withClient runs f with the bus's client, mapping "no record" to acquisition.ErrNoRecord
+// and dropping the connection after a transport failure.
+func (b *dltBus) withClient(ctx context.Context, address string, f func(*dlt645.Client, dlt645.Address) error) error {
+	addr, err := dlt645.ParseAddress(address)
+	if err != nil {
+		return err
+	}
+	c, err := b.conn(ctx)
+	if err != nil {
+		return err
+	}
+	err = f(c, addr)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dlt645.ErrNoRecord):
+		return fmt.Errorf("bus %s: %w: %w", b.cfg.Name, acquisition.ErrNoRecord, err)
+	default:
+		if !meterFault(err) && ctx.Err() == nil {
+			b.drop(c)
+		}
+		return fmt.Errorf("bus %s: %w", b.cfg.Name, err)
+	}
+}
+
 // meterFault reports whether err is the meter's doing (silent, refusing, garbled reply),
 // which leaves the gateway connection usable, rather than the connection's.
 func meterFault(err error) bool {

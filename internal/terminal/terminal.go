@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"gridmeter/internal/acquisition"
+	"gridmeter/internal/iec102"
 	"gridmeter/internal/iec102/outstation"
 	"gridmeter/internal/journal"
 	"gridmeter/internal/message"
+	"gridmeter/internal/meterdata"
 	"gridmeter/internal/telemetry"
 	"gridmeter/internal/transport"
 	"gridmeter/internal/uplink"
@@ -204,6 +206,7 @@ func (t *Terminal) Run(ctx context.Context) error {
 			t.log.Error("iec102 outstation not started", "listen", t.cfg.IEC102.Listen, "err", err)
 		} else {
 			t.iec102Addr.Store(ln.Addr().String())
+			oc.Events = journalEvents{t.journal}
 			run(func(ctx context.Context) error { return outstation.Serve(ctx, ln, oc, t.journal) })
 		}
 	}
@@ -294,4 +297,21 @@ func (t *Terminal) Stats() Stats {
 		s.Uplink = t.up.Stats()
 	}
 	return s
+}
+
+// journalEvents serves the journal's event log to IEC 102 masters: log 52 (supply) holds
+// the meters' power-down records, log 129 (communications) the terminal losing and
+// regaining a meter; single-point address 1, the event code, SPI on = began.
+type journalEvents struct{ j *journal.Journal }
+
+func (e journalEvents) Events(ctx context.Context, meter meterdata.MeterID, record iec102.RecordAddress, from, to time.Time, limit int) ([]outstation.Event, error) {
+	es, err := e.j.Events(ctx, meter, uint8(record), from, to, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]outstation.Event, len(es))
+	for i, ev := range es {
+		out[i] = outstation.Event{Time: ev.Time, Record: record, Address: 1, Code: ev.Code, On: ev.On}
+	}
+	return out, nil
 }
