@@ -1,8 +1,8 @@
 // Package chaos is the fault-injection suite: it runs the real binaries (metersim, headend
 // with its embedded broker, terminals) as separate processes, and while readings flow it
 // kills the terminals and the head-end with SIGKILL at random moments (the embedded broker
-// dies and restarts with the head-end) and cuts the network between terminals and broker
-// through a relay it controls. Afterwards it accounts, per meter, for every polling slot of
+// dies and restarts with the head-end), cuts the network between terminals and broker
+// through a relay it controls, and cuts meters' power (outages scheduled in the simulator). Afterwards it accounts, per meter, for every polling slot of
 // the period: stored exactly once, or a gap explained by a terminal outage.
 //
 // Used by `make chaos` (cmd/gridmeter-chaos) and, in a shorter form, by the e2e tests.
@@ -50,6 +50,7 @@ type Options struct {
 // Result is the accounting of a run.
 type Result struct {
 	Events, TerminalKills, HeadEndKills, NetworkCuts int
+	PowerCuts                                        int // meter outages scheduled in the simulator
 	Journaled                                        int // readings the terminals journaled
 	Stored                                           int // readings of the chaos terminals' meters stored in the head-end
 	Lost                                             int // journaled but not stored
@@ -63,8 +64,8 @@ type Result struct {
 
 // String prints the figures on one line.
 func (r Result) String() string {
-	return fmt.Sprintf("events=%d (terminal kills=%d head-end kills=%d network cuts=%d) journaled=%d stored=%d lost=%d duplicated=%d mismatched=%d phantoms=%d gaps=%d gaps_explained=%d duration=%s",
-		r.Events, r.TerminalKills, r.HeadEndKills, r.NetworkCuts, r.Journaled, r.Stored, r.Lost, r.Duplicated, r.Mismatched, r.Phantoms, r.Gaps, r.GapsExplained, r.Duration.Round(time.Second))
+	return fmt.Sprintf("events=%d (terminal kills=%d head-end kills=%d network cuts=%d) meter power cuts=%d journaled=%d stored=%d lost=%d duplicated=%d mismatched=%d phantoms=%d gaps=%d gaps_explained=%d duration=%s",
+		r.Events, r.TerminalKills, r.HeadEndKills, r.NetworkCuts, r.PowerCuts, r.Journaled, r.Stored, r.Lost, r.Duplicated, r.Mismatched, r.Phantoms, r.Gaps, r.GapsExplained, r.Duration.Round(time.Second))
 }
 
 // OK reports whether nothing was lost, doubled, altered or invented. Gaps are reported, not
@@ -91,7 +92,8 @@ type runner struct {
 	meters   map[string][]meterdata.MeterID // terminal → meters
 	proxy    *proxy
 	mu       sync.Mutex
-	outages  map[string][]outage // terminal → when it was down
+	outages  map[string][]outage            // terminal → when it was down
+	powerCut map[meterdata.MeterID][]outage // meter → when the simulator cut its power
 	start    time.Time
 	simStop  time.Time
 	firstUp  map[string]time.Time
@@ -119,12 +121,15 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		opt.Log = io.Discard
 	}
 	r := &runner{opt: opt, rnd: rand.New(rand.NewSource(opt.Seed)), log: opt.Log, meters: map[string][]meterdata.MeterID{},
-		outages: map[string][]outage{}, firstUp: map[string]time.Time{}}
+		outages: map[string][]outage{}, firstUp: map[string]time.Time{}, powerCut: map[meterdata.MeterID][]outage{}}
 	defer r.stopAll()
 	if err := r.setup(ctx); err != nil {
 		return Result{}, err
 	}
 	res, err := r.disrupt(ctx)
+	for _, cuts := range r.powerCut {
+		res.PowerCuts += len(cuts)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -152,10 +157,15 @@ func (r *runner) setup(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	// Meters.
+	// Meters, with power cuts scheduled at random moments over the expected run (the
+	// simulator takes them from a scenario file: silent, registers flat, a power-down record).
 	total := r.opt.Terminals * r.opt.MetersPerTerminal
+	scenario, err := r.scenario(total)
+	if err != nil {
+		return err
+	}
 	r.sim = newProc("metersim", filepath.Join(r.opt.BinDir, "metersim"), dir,
-		"-listen", "127.0.0.1:0", "-meters", fmt.Sprint(total), "-first-address", "000000005001", "-seed", fmt.Sprint(r.opt.Seed+1))
+		"-listen", "127.0.0.1:0", "-scenario", scenario, "-seed", fmt.Sprint(r.opt.Seed+1))
 	simAddr, err := r.sim.startAndWaitLine(ctx, "metersim: dlt645 listening on ")
 	if err != nil {
 		return err
@@ -470,7 +480,7 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 					continue
 				}
 				res.Gaps++
-				if r.explained(tid, s, grace) {
+				if r.explained(tid, s, grace) || r.meterDark(mid, s) {
 					res.GapsExplained++
 				} else {
 					r.logf("UNEXPLAINED GAP: meter %s slot %s", mid, s.UTC().Format(time.RFC3339))
@@ -479,6 +489,50 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// meterDark reports whether slot [s, s+interval) overlaps a power cut of the meter.
+func (r *runner) meterDark(m meterdata.MeterID, s time.Time) bool {
+	for _, o := range r.powerCut[m] {
+		if s.Before(o.to.Add(time.Second)) && s.Add(r.opt.Interval).After(o.from) {
+			return true
+		}
+	}
+	return false
+}
+
+// scenario writes the simulator's scenario: every meter, and about one power cut of 2–6 s
+// per ten disruptions, at random moments over the run's expected length.
+func (r *runner) scenario(total int) (string, error) {
+	type window struct {
+		Start time.Time `json:"start"`
+		End   time.Time `json:"end"`
+	}
+	type meter struct {
+		Address string   `json:"address"`
+		Outages []window `json:"outages,omitempty"`
+	}
+	ms := make([]meter, total)
+	for i := range ms {
+		ms[i].Address = fmt.Sprintf("%012d", 5001+i)
+	}
+	expected := time.Duration(r.opt.Events)*(r.opt.MinPause+r.opt.MaxPause)/2 + 5*time.Second
+	from := time.Now().Add(5 * time.Second)
+	for k := 0; k < max(1, r.opt.Events/10); k++ {
+		i := r.rnd.Intn(total)
+		start := from.Add(time.Duration(r.rnd.Int63n(int64(expected)))).Truncate(time.Second)
+		end := start.Add(r.pause(2*time.Second, 6*time.Second)).Truncate(time.Second)
+		ms[i].Outages = append(ms[i].Outages, window{start, end})
+		terminal := fmt.Sprintf("C%d", i/r.opt.MetersPerTerminal+1)
+		id, _ := meterdata.NewMeterID(terminal, "bus1", ms[i].Address)
+		r.powerCut[id] = append(r.powerCut[id], outage{start, end})
+	}
+	b, err := json.MarshalIndent(map[string]any{"seed": r.opt.Seed + 1, "meters": ms}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(r.opt.WorkDir, "metersim.json")
+	return path, os.WriteFile(path, b, 0o600)
 }
 
 // explained reports whether slot [s, s+interval) overlaps an outage of the terminal
