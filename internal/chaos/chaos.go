@@ -480,7 +480,7 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 					continue
 				}
 				res.Gaps++
-				if r.explained(tid, s, grace) || r.meterDark(mid, s) {
+				if r.explained(tid, s, grace) || r.busDark(tid, s) {
 					res.GapsExplained++
 				} else {
 					r.logf("UNEXPLAINED GAP: meter %s slot %s", mid, s.UTC().Format(time.RFC3339))
@@ -491,11 +491,16 @@ func (r *runner) account(ctx context.Context, res Result) (Result, error) {
 	return res, nil
 }
 
-// meterDark reports whether slot [s, s+interval) overlaps a power cut of the meter.
-func (r *runner) meterDark(m meterdata.MeterID, s time.Time) bool {
-	for _, o := range r.powerCut[m] {
-		if s.Before(o.to.Add(time.Second)) && s.Add(r.opt.Interval).After(o.from) {
-			return true
+// busDark reports whether slot [s, s+interval) overlaps a power cut of a meter on the
+// terminal's bus: the cut meter itself cannot answer, and its timeouts stretch the bus's
+// cycle past the interval (an overrun the terminal logs, naming the bus), so the slots of
+// its neighbours may be skipped too.
+func (r *runner) busDark(terminal string, s time.Time) bool {
+	for _, m := range r.meters[terminal] {
+		for _, o := range r.powerCut[m] {
+			if s.Before(o.to.Add(time.Second)) && s.Add(r.opt.Interval).After(o.from) {
+				return true
+			}
 		}
 	}
 	return false
