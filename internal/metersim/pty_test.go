@@ -209,11 +209,13 @@ func TestPTYTiming(t *testing.T) {
 		if exchange < line.WireTime(36) {
 			t.Errorf("exchange took %v, less than the wire time of 36 bytes, %v", exchange, line.WireTime(36))
 		}
-		if reply < line.WireTime(18) {
-			t.Errorf("reply's bytes spread over %v, less than 18 character times, %v", reply, line.WireTime(18))
-		}
-		if exchange > 3*line.WireTime(36) {
-			t.Errorf("exchange took %v, more than three times its wire time %v", exchange, line.WireTime(36))
+		// The reply's bytes come paced, not at once. The spread is measured from the first
+		// byte the reader happened to see, so a reader descheduled under load sees it
+		// compressed: only a weak bound holds whatever the load (an unpaced pty delivers all
+		// 20 bytes in one read). How close the pacing is to the wire is the benchmark's
+		// figure (BenchmarkBusCycle), not a timer here.
+		if reply < line.WireTime(5) {
+			t.Errorf("reply's bytes spread over %v, less than 5 character times, %v: not paced", reply, line.WireTime(5))
 		}
 	}
 }
