@@ -67,7 +67,9 @@ func TestPortDeadline(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("err = %v, want os.ErrDeadlineExceeded", err)
 	}
-	if elapsed < d || elapsed > d+100*time.Millisecond {
+	// Not before the deadline; after it within a margin that catches an ignored deadline but
+	// not a loaded machine's scheduling delay.
+	if elapsed < d || elapsed > d+time.Second {
 		t.Errorf("timed out after %v, want %v", elapsed, d)
 	}
 
@@ -95,7 +97,7 @@ func TestPortDeadlineMoved(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("err = %v, want os.ErrDeadlineExceeded", err)
 	}
-	if late := time.Since(moved); late > pollSlice+50*time.Millisecond {
+	if late := time.Since(moved); late > pollSlice+time.Second {
 		t.Errorf("read ended %v after the deadline moved", late)
 	}
 }
