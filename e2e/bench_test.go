@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"gridmeter/internal/auth"
-	"gridmeter/internal/broker"
 	"gridmeter/internal/config"
-	"gridmeter/internal/headend"
 	"gridmeter/internal/journal"
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/terminal"
@@ -29,21 +26,7 @@ func BenchmarkPipelineCarry(b *testing.B) {
 		b.StopTimer()
 		dir := b.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
-		pw, _ := auth.HashPassword("x", 1000)
-		hcfg := headend.Defaults()
-		hcfg.HTTP.Listen = "127.0.0.1:0"
-		hcfg.Storage.SQLitePath = filepath.Join(dir, "h.db")
-		hcfg.MQTT.Embedded = &headend.EmbeddedBrokerConfig{Listen: "127.0.0.1:0"}
-		hcfg.MQTT.Password = "hs"
-		hcfg.Terminals = []headend.TerminalConfig{{ID: "B1", SecretSHA256: broker.HashSecret("ts")}}
-		hcfg.Users = []headend.UserConfig{{Name: "a", Role: auth.RoleAdmin, PasswordHash: pw}}
-		h, err := headend.Start(ctx, hcfg, log)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := h.AwaitReady(ctx); err != nil {
-			b.Fatal(err)
-		}
+		h := startHeadEnd(b, ctx, dir, log, "B1", "ts")
 
 		tcfg := terminal.Defaults()
 		tcfg.ID, tcfg.JournalPath = "B1", filepath.Join(dir, "B1.journal")

@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"gridmeter/internal/auth"
-	"gridmeter/internal/broker"
 	"gridmeter/internal/config"
-	"gridmeter/internal/headend"
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/metersim"
 	"gridmeter/internal/terminal"
@@ -40,18 +37,7 @@ func TestOutageBackfillsDailyFrozen(t *testing.T) {
 	simLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	go sim.ServeDLT645(ctx, simLn)
 
-	pw, _ := auth.HashPassword("admin", 1000)
-	hcfg := headend.Defaults()
-	hcfg.HTTP.Listen = "127.0.0.1:0"
-	hcfg.Storage.SQLitePath = filepath.Join(dir, "h.db")
-	hcfg.MQTT.Embedded = &headend.EmbeddedBrokerConfig{Listen: "127.0.0.1:0"}
-	hcfg.MQTT.Password = "hs"
-	hcfg.Terminals = []headend.TerminalConfig{{ID: "O1", SecretSHA256: broker.HashSecret("os")}}
-	hcfg.Users = []headend.UserConfig{{Name: "admin", Role: auth.RoleAdmin, PasswordHash: pw}}
-	h, err := headend.Start(ctx, hcfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := startHeadEnd(t, ctx, dir, log, "O1", "os")
 	defer h.Close()
 
 	tcfg := terminal.Defaults()
