@@ -17,11 +17,17 @@ import (
 
 // Config is the terminal's configuration file (see configs/terminal.example.yaml).
 type Config struct {
-	ID          string            `yaml:"id"`
-	JournalPath string            `yaml:"journal_path"`
-	MQTT        MQTTConfig        `yaml:"mqtt"`
-	Acquisition AcquisitionConfig `yaml:"acquisition"`
-	Buses       []BusConfig       `yaml:"buses"`
+	ID          string `yaml:"id"`
+	JournalPath string `yaml:"journal_path"`
+	// JournalKeepAcked is how long acknowledged readings stay in the journal (and so how far
+	// back the IEC 102 outstation serves history); default 24h.
+	JournalKeepAcked config.Duration `yaml:"journal_keep_acked"`
+	// JournalMaxEntries bounds the journal; beyond it the oldest entries are dropped
+	// (acknowledged first; dropping unacknowledged ones is counted). Default 1,000,000.
+	JournalMaxEntries int               `yaml:"journal_max_entries"`
+	MQTT              MQTTConfig        `yaml:"mqtt"`
+	Acquisition       AcquisitionConfig `yaml:"acquisition"`
+	Buses             []BusConfig       `yaml:"buses"`
 	// MetricsListen, when set, serves Prometheus metrics at http://<addr>/metrics.
 	MetricsListen string `yaml:"metrics_listen"`
 	// IEC102, when set, runs an IEC 60870-5-102 outstation serving the journal to masters.
@@ -143,6 +149,12 @@ func (c *Config) Validate() error {
 	}
 	if c.JournalPath == "" {
 		return errors.New("journal_path: empty")
+	}
+	if c.JournalKeepAcked < 0 || (c.JournalKeepAcked > 0 && c.JournalKeepAcked.D() < time.Minute) {
+		return fmt.Errorf("journal_keep_acked %s: want at least 1m", c.JournalKeepAcked.D())
+	}
+	if c.JournalMaxEntries < 0 || (c.JournalMaxEntries > 0 && c.JournalMaxEntries < 1000) {
+		return fmt.Errorf("journal_max_entries %d: want at least 1000", c.JournalMaxEntries)
 	}
 	if c.MQTT.URL == "" {
 		return errors.New("mqtt.url: empty")

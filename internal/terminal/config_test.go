@@ -49,6 +49,8 @@ func TestConfigRefusesBadFields(t *testing.T) {
 	}{
 		{"id", func(c *Config) { c.ID = "T.1" }, `id: terminal id "T.1"`},
 		{"journal", func(c *Config) { c.JournalPath = "" }, "journal_path: empty"},
+		{"journal keep", func(c *Config) { c.JournalKeepAcked = config.Duration(time.Second) }, "journal_keep_acked 1s: want at least 1m"},
+		{"journal bound", func(c *Config) { c.JournalMaxEntries = 10 }, "journal_max_entries 10: want at least 1000"},
 		{"mqtt url", func(c *Config) { c.MQTT.URL = "" }, "mqtt.url: empty"},
 		{"interval", func(c *Config) { c.Acquisition.InstantInterval = config.Duration(time.Millisecond) }, "acquisition.instant_interval 1ms"},
 		{"no buses", func(c *Config) { c.Buses = nil }, "buses: none configured"},

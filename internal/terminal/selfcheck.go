@@ -15,15 +15,15 @@ import (
 // openJournal opens the journal; a corrupt file is moved aside and a new journal started,
 // so the terminal keeps acquiring (degraded: what the old file held unacknowledged is lost,
 // and the check says so).
-func openJournal(ctx context.Context, path string, log *slog.Logger) (*journal.Journal, message.Check, error) {
-	j, err := journal.Open(ctx, path, journal.Options{})
+func openJournal(ctx context.Context, path string, opt journal.Options, log *slog.Logger) (*journal.Journal, message.Check, error) {
+	j, err := journal.Open(ctx, path, opt)
 	if errors.Is(err, journal.ErrCorrupt) {
 		moved, qerr := journal.Quarantine(path)
 		if qerr != nil {
 			return nil, message.Check{}, fmt.Errorf("journal %s is corrupt (%v) and could not be moved aside: %w", path, err, qerr)
 		}
 		log.Error("journal corrupt: moved aside, starting a new journal; its unacknowledged readings are lost", "path", path, "moved_to", moved, "err", err)
-		if j, err = journal.Open(ctx, path, journal.Options{}); err != nil {
+		if j, err = journal.Open(ctx, path, opt); err != nil {
 			return nil, message.Check{}, err
 		}
 		return j, message.Check{Name: "journal", OK: false,

@@ -63,7 +63,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 		log = slog.Default()
 	}
 	log = log.With("terminal", cfg.ID)
-	j, jc, err := openJournal(ctx, cfg.JournalPath, log)
+	j, jc, err := openJournal(ctx, cfg.JournalPath, journal.Options{KeepAcked: cfg.JournalKeepAcked.D(), MaxEntries: cfg.JournalMaxEntries}, log)
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", cfg.JournalPath, err)
 	}
