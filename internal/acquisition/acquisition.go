@@ -54,6 +54,9 @@ type Bus struct {
 	Meters []meterdata.Meter
 	// RegisterWrap is where the meters' energy registers roll over (Wh); 0 for none known.
 	RegisterWrap int64
+	// Remote marks a bus reached over the network (a TCP gateway or meter): their cycles
+	// run at most Options.RemoteConcurrency at a time. Local serial buses are not bounded.
+	Remote bool
 }
 
 // Options configure the scheduler.
@@ -68,6 +71,8 @@ type Options struct {
 	// FirstFrozen is how many freezes back to read for a meter with none journaled yet.
 	// Default 1 (just the latest).
 	FirstFrozen int
+	// RemoteConcurrency bounds the cycles of Remote buses running at once; default 64.
+	RemoteConcurrency int
 	// OnAppended is called (never blocking the bus) after readings became durable.
 	OnAppended func()
 	Logger     *slog.Logger
@@ -97,6 +102,7 @@ type Scheduler struct {
 
 	mu     sync.Mutex
 	meters map[meterdata.MeterID]*MeterState
+	remote chan struct{} // semaphore of Remote bus cycles
 
 	reads, failures, overruns, cycles atomic.Uint64
 	counterFaults, powerDownEvents    atomic.Uint64
@@ -118,7 +124,11 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 	if opt.FirstFrozen <= 0 {
 		opt.FirstFrozen = 1
 	}
-	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{}}
+	if opt.RemoteConcurrency <= 0 {
+		opt.RemoteConcurrency = 64
+	}
+	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{},
+		remote: make(chan struct{}, opt.RemoteConcurrency)}
 	for _, b := range buses {
 		if b.Reader == nil {
 			return nil, fmt.Errorf("acquisition: bus %s: no reader", b.Name)
@@ -151,18 +161,26 @@ func (s *Scheduler) runBus(ctx context.Context, b Bus) {
 	var lastFrozen time.Time
 	fr, hasFrozen := b.Reader.(FrozenReader)
 	for {
+		if b.Remote {
+			select {
+			case s.remote <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		// The slot is the one the cycle actually starts in (after any wait for its turn).
 		slot := time.Now().Truncate(s.opt.Interval)
 		start := time.Now()
 		s.cycle(ctx, b, slot)
-		if ctx.Err() != nil {
-			return
-		}
-		if hasFrozen && s.opt.FrozenInterval > 0 && (lastFrozen.IsZero() || time.Since(lastFrozen) >= s.opt.FrozenInterval) {
+		if ctx.Err() == nil && hasFrozen && s.opt.FrozenInterval > 0 && (lastFrozen.IsZero() || time.Since(lastFrozen) >= s.opt.FrozenInterval) {
 			lastFrozen = time.Now()
 			s.frozenPass(ctx, b, fr)
-			if ctx.Err() != nil {
-				return
-			}
+		}
+		if b.Remote {
+			<-s.remote
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		d := time.Since(start)
 		s.cycles.Add(1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -330,6 +331,57 @@ func TestFrozenBeyondMemoryIsAGap(t *testing.T) {
 		run()
 		if got := len(frozenTimes(t, j, ms[0].ID)); got != 6 {
 			t.Fatalf("a failed pass journaled something: %d", got)
+		}
+	})
+}
+
+// countingReader counts reads in progress across buses.
+type countingReader struct {
+	now, max *atomic.Int32
+}
+
+func (c countingReader) ReadInstant(ctx context.Context, addr string) (map[string]int64, error) {
+	n := c.now.Add(1)
+	for {
+		m := c.max.Load()
+		if n <= m || c.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	defer c.now.Add(-1)
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return map[string]int64{"p": 1}, nil
+}
+
+func TestRemoteBusesAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		var now, peak atomic.Int32
+		var buses []Bus
+		for i := 0; i < 10; i++ {
+			name := fmt.Sprintf("tcp%d", i)
+			buses = append(buses, Bus{Name: name, Remote: true, Reader: countingReader{&now, &peak}, Meters: meters(t, name, "000000000001")})
+		}
+		s, err := New(buses, j, Options{Interval: 10 * time.Second, RemoteConcurrency: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 9500*time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+		if got := peak.Load(); got != 2 {
+			t.Fatalf("%d remote buses read at once, want the bound 2", got)
+		}
+		for _, b := range buses {
+			if got := journaled(t, j, b.Meters[0].ID); len(got) != 1 || !got[0].Equal(time.Now().Truncate(10*time.Second)) {
+				t.Fatalf("bus %s: readings at %v, want one in the first slot", b.Name, got)
+			}
 		}
 	})
 }

@@ -67,6 +67,9 @@ type AcquisitionConfig struct {
 	DailyFrozenInterval config.Duration `yaml:"daily_frozen_interval"`
 	// FirstFrozenDays: how many days of frozen values to read for a meter seen the first time.
 	FirstFrozenDays int `yaml:"first_frozen_days"`
+	// TCPConcurrency bounds the TCP buses (gateways, Modbus TCP meters) polled at once;
+	// default 64. Serial buses are always polled in parallel.
+	TCPConcurrency int `yaml:"tcp_concurrency"`
 }
 
 // BusConfig is one bus: DL/T 645 meters behind a transparent TCP gateway (dlt645_tcp), or
@@ -172,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Acquisition.DailyFrozenInterval.D(); d < 0 || (d > 0 && d < time.Second) {
 		return fmt.Errorf("acquisition.daily_frozen_interval %s: want 0s (off) or at least 1s", d)
+	}
+	if n := c.Acquisition.TCPConcurrency; n < 0 || n > 4096 {
+		return fmt.Errorf("acquisition.tcp_concurrency %d: want 1 to 4096 (0: the default 64)", n)
 	}
 	if n := c.Acquisition.FirstFrozenDays; n < 1 || n > 62 {
 		return fmt.Errorf("acquisition.first_frozen_days %d: want 1 to 62", n)

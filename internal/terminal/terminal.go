@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 			return nil, err
 		}
 		t.buses = append(t.buses, rd)
-		ab := acquisition.Bus{Name: b.Name, Reader: rd}
+		ab := acquisition.Bus{Name: b.Name, Reader: rd, Remote: b.DLT645Serial == nil}
 		if b.ModbusTCP == "" {
 			ab.RegisterWrap = acquisition.RegisterWrap // DL/T 645 XXXXXX.XX kWh registers
 		}
@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 	}
 	t.sched, err = acquisition.New(buses, j, acquisition.Options{Interval: cfg.Acquisition.InstantInterval.D(), Logger: log,
 		FrozenInterval: cfg.Acquisition.DailyFrozenInterval.D(), FirstFrozen: cfg.Acquisition.FirstFrozenDays,
+		RemoteConcurrency: cfg.Acquisition.TCPConcurrency,
 		OnAppended: func() {
 			if t.up != nil {
 				t.up.Wake()
