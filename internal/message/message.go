@@ -43,9 +43,8 @@ const (
 // Topic returns the topic of a terminal for a suffix such as UpReadings.
 func Topic(terminal, suffix string) string { return Root + "/" + terminal + "/" + suffix }
 
-// UpTree and DownTree are a terminal's topic filters; a broker ACL lets terminal X publish
-// only in UpTree(X) and subscribe only to DownTree(X).
-func UpTree(terminal string) string   { return Root + "/" + terminal + "/up/#" }
+// DownTree is a terminal's down-link filter; a broker ACL lets terminal X publish only below
+// Root/X/up/ and subscribe only to DownTree(X).
 func DownTree(terminal string) string { return Root + "/" + terminal + "/down/#" }
 
 // AllTerminals returns the filter matching a suffix for every terminal ("gridmeter/v1/+/up/readings").

@@ -3,7 +3,6 @@ package meterdata
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -231,14 +230,4 @@ func SameValues(a, b Reading) bool {
 		}
 	}
 	return true
-}
-
-// ChannelNames returns the reading's channel names in sorted order.
-func (r Reading) ChannelNames() []string {
-	names := make([]string, 0, len(r.Values))
-	for k := range r.Values {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
