@@ -594,31 +594,43 @@ func scanMeter(row pgx.CollectableRow) (meterdata.Meter, error) {
 
 // Meters implements storage.MeterStore.
 func (s *Store) Meters(ctx context.Context) ([]meterdata.Meter, error) {
-	rs, err := s.pool.Query(ctx, meterCols+` ORDER BY id`)
-	var out []meterdata.Meter
-	if err == nil {
-		out, err = pgx.CollectRows(rs, scanMeter)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: meters: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "meters", scanMeter, meterCols+` ORDER BY id`)
 }
 
 // Meter implements storage.MeterStore.
 func (s *Store) Meter(ctx context.Context, id meterdata.MeterID) (meterdata.Meter, error) {
-	rs, err := s.pool.Query(ctx, meterCols+` WHERE id = $1`, string(id))
-	var m meterdata.Meter
+	return queryOne(ctx, s, "meter "+string(id), scanMeter, meterCols+` WHERE id = $1`, string(id))
+}
+
+// queryAll runs a query and scans every row; what names it in errors.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	rs, err := s.pool.Query(ctx, sql, args...)
+	var out []T
 	if err == nil {
-		m, err = pgx.CollectExactlyOneRow(rs, scanMeter)
+		out, err = pgx.CollectRows(rs, scan)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// queryOne runs a query that selects one row by key; no row is storage.ErrNotFound.
+func queryOne[T any](ctx context.Context, s *Store, what string, scan pgx.RowToFunc[T], sql string, args ...any) (T, error) {
+	rs, err := s.pool.Query(ctx, sql, args...)
+	var v T
+	if err == nil {
+		v, err = pgx.CollectExactlyOneRow(rs, scan)
 	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return meterdata.Meter{}, fmt.Errorf("pgstore: meter %s: %w", id, storage.ErrNotFound)
+		var zero T
+		return zero, fmt.Errorf("pgstore: %s: %w", what, storage.ErrNotFound)
 	case err != nil:
-		return meterdata.Meter{}, fmt.Errorf("pgstore: meter %s: %w", id, err)
+		var zero T
+		return zero, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
-	return m, nil
+	return v, nil
 }
 
 // UpdateTerminalStatus implements storage.TerminalStore.
@@ -662,29 +674,10 @@ func scanTerminal(row pgx.CollectableRow) (storage.Terminal, error) {
 
 // Terminals implements storage.TerminalStore.
 func (s *Store) Terminals(ctx context.Context) ([]storage.Terminal, error) {
-	rs, err := s.pool.Query(ctx, terminalCols+` ORDER BY id`)
-	var out []storage.Terminal
-	if err == nil {
-		out, err = pgx.CollectRows(rs, scanTerminal)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: terminals: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "terminals", scanTerminal, terminalCols+` ORDER BY id`)
 }
 
 // Terminal implements storage.TerminalStore.
 func (s *Store) Terminal(ctx context.Context, id string) (storage.Terminal, error) {
-	rs, err := s.pool.Query(ctx, terminalCols+` WHERE id = $1`, id)
-	var t storage.Terminal
-	if err == nil {
-		t, err = pgx.CollectExactlyOneRow(rs, scanTerminal)
-	}
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return storage.Terminal{}, fmt.Errorf("pgstore: terminal %s: %w", id, storage.ErrNotFound)
-	case err != nil:
-		return storage.Terminal{}, fmt.Errorf("pgstore: terminal %s: %w", id, err)
-	}
-	return t, nil
+	return queryOne(ctx, s, "terminal "+id, scanTerminal, terminalCols+` WHERE id = $1`, id)
 }
