@@ -62,6 +62,19 @@ func meters(t *testing.T, bus string, addrs ...string) []meterdata.Meter {
 	return ms
 }
 
+// runFor runs a scheduler over the buses until d has passed (virtual time in synctest).
+func runFor(t *testing.T, buses []Bus, j Journal, opt Options, d time.Duration) *Scheduler {
+	t.Helper()
+	s, err := New(buses, j, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s.Run(ctx)
+	return s
+}
+
 func openJournal(t *testing.T, dir string) *journal.Journal {
 	t.Helper()
 	j, err := journal.Open(context.Background(), filepath.Join(dir, "j.db"), journal.Options{})
@@ -94,14 +107,8 @@ func TestPollsEverySlotOnce(t *testing.T) {
 		defer j.Close()
 		rd := &busReader{delay: 200 * time.Millisecond}
 		ms := meters(t, "bus1", "000000000001", "000000000002", "000000000003")
-		s, err := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 35*time.Second)
-		defer cancel()
-		s.Run(ctx)
+		s := runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: 10 * time.Second}, 35*time.Second)
 
 		first := start.Truncate(10 * time.Second)
 		for _, m := range ms {
@@ -133,10 +140,7 @@ func TestRestartWithinSlotDoesNotReadAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		rd := &busReader{delay: 100 * time.Millisecond}
-		s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: time.Minute})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		s.Run(ctx)
+		runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: time.Minute}, 30*time.Second)
 		if n := rd.count("000000000001"); n != 0 {
 			t.Fatalf("meter 1 read %d times in a slot it already had", n)
 		}
@@ -156,10 +160,7 @@ func TestSilentMeterDoesNotStopTheBus(t *testing.T) {
 		defer j.Close()
 		ms := meters(t, "bus1", "000000000001", "000000000002", "000000000003")
 		rd := &busReader{delay: 100 * time.Millisecond, fail: map[string]bool{"000000000002": true}}
-		s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: 10 * time.Second})
-		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-		defer cancel()
-		s.Run(ctx)
+		s := runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, Options{Interval: 10 * time.Second}, 25*time.Second)
 		if got := len(journaled(t, j, ms[2].ID)); got != 3 {
 			t.Fatalf("meter 3 behind the silent meter: %d readings, want 3", got)
 		}
@@ -182,10 +183,8 @@ func TestLateStartIsNoOverrun(t *testing.T) {
 		// longer than the interval.
 		time.Sleep(time.Until(time.Now().Truncate(10 * time.Second).Add(9500 * time.Millisecond)))
 		rd := &busReader{delay: time.Second}
-		s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: meters(t, "bus1", "000000000001", "000000000002")}}, j, Options{Interval: 10 * time.Second})
-		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-		defer cancel()
-		s.Run(ctx)
+		s := runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: meters(t, "bus1", "000000000001", "000000000002")}}, j,
+			Options{Interval: 10 * time.Second}, 25*time.Second)
 		if st := s.Stats(); st.Overruns != 0 {
 			t.Fatalf("late start counted as overrun: %+v", st)
 		}
@@ -199,14 +198,11 @@ func TestOverrunNamesTheBusAndCatchesUp(t *testing.T) {
 		defer j.Close()
 		slow := &busReader{delay: 4 * time.Second} // 3 meters × 4 s > 10 s interval
 		fast := &busReader{delay: 100 * time.Millisecond}
-		s, _ := New([]Bus{
+		s := runFor(t, []Bus{
 			{Name: "slow", Reader: slow, Meters: meters(t, "slow", "000000000001", "000000000002", "000000000003")},
 			{Name: "fast", Reader: fast, Meters: meters(t, "fast", "000000000001")},
-		}, j, Options{Interval: 10 * time.Second})
-		// End between slots: at exactly 60 s the next slot and the deadline would tie.
-		ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
-		defer cancel()
-		s.Run(ctx)
+		}, j, Options{Interval: 10 * time.Second},
+			55*time.Second) // ends between slots: at exactly 60 s the next slot and the deadline would tie
 		if st := s.Stats(); st.Overruns == 0 {
 			t.Fatalf("no overrun counted: %+v", st)
 		}
@@ -262,11 +258,7 @@ func TestFrozenCatchUpAfterOutage(t *testing.T) {
 		rd := &frozenMeter{depth: 62}
 		opt := Options{Interval: time.Minute, FrozenInterval: time.Hour}
 		run := func(d time.Duration) *Scheduler {
-			s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, opt)
-			ctx, cancel := context.WithTimeout(context.Background(), d)
-			defer cancel()
-			s.Run(ctx)
-			return s
+			return runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, opt, d)
 		}
 		run(30 * time.Second) // first run: only the latest freeze
 		if got := frozenTimes(t, j, ms[0].ID); len(got) != 1 {
@@ -310,11 +302,7 @@ func TestFrozenBeyondMemoryIsAGap(t *testing.T) {
 		rd := &frozenMeter{depth: 5}
 		opt := Options{Interval: time.Minute, FrozenInterval: time.Hour, FrozenDepth: 5}
 		run := func() *Scheduler {
-			s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, opt)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			s.Run(ctx)
-			return s
+			return runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: ms}}, j, opt, 30*time.Second)
 		}
 		run()
 		time.Sleep(10 * 24 * time.Hour) // down longer than the meter remembers
@@ -368,13 +356,7 @@ func TestRemoteBusesAreBounded(t *testing.T) {
 			name := fmt.Sprintf("tcp%d", i)
 			buses = append(buses, Bus{Name: name, Remote: true, Reader: countingReader{&now, &peak}, Meters: meters(t, name, "000000000001")})
 		}
-		s, err := New(buses, j, Options{Interval: 10 * time.Second, RemoteConcurrency: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 9500*time.Millisecond)
-		defer cancel()
-		s.Run(ctx)
+		runFor(t, buses, j, Options{Interval: 10 * time.Second, RemoteConcurrency: 2}, 9500*time.Millisecond)
 		if got := peak.Load(); got != 2 {
 			t.Fatalf("%d remote buses read at once, want the bound 2", got)
 		}

@@ -57,11 +57,7 @@ func TestCounterFaultsAreFlaggedNotSpikes(t *testing.T) {
 		ms := meters(t, "bus1", "000000000001")
 		rd := &registerMeter{seq: []int64{RegisterWrap - 300, RegisterWrap - 100, 0, 50, 80, 5_000, 10, 40}}
 		run := func(d time.Duration) *Scheduler {
-			s, _ := New([]Bus{{Name: "bus1", Reader: rd, Meters: ms, RegisterWrap: RegisterWrap}}, j, Options{Interval: 10 * time.Second})
-			ctx, cancel := context.WithTimeout(context.Background(), d)
-			defer cancel()
-			s.Run(ctx)
-			return s
+			return runFor(t, []Bus{{Name: "bus1", Reader: rd, Meters: ms, RegisterWrap: RegisterWrap}}, j, Options{Interval: 10 * time.Second}, d)
 		}
 		s1 := run(35 * time.Second) // reads 4: wrap-300, wrap-100, 0 (bogus zero), 50 (rollover after wrap-100)
 		s2 := run(42 * time.Second) // a restart inside the last slot (skipped): slots 40-70 s, ending between slots; : baseline from the journal (50); reads 80, 5000, 10 (exchange), 40
