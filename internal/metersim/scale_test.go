@@ -3,7 +3,6 @@ package metersim
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -45,18 +44,8 @@ func TestManyMeters(t *testing.T) {
 	}
 
 	clock.Set(at)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- sim.ServeDLT645(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-errc
-	}()
-	c := dial(t, ln.Addr().String(), dlt645.Options{})
+	ctx := context.Background()
+	c := dial(t, serveSim(t, sim), dlt645.Options{})
 	for i := 0; i < n; i += n / 50 {
 		m := sim.Meters()[i]
 		got, err := c.ReadValues(ctx, m.Address(), dlt645.DIForwardActiveBlock)
@@ -125,18 +114,8 @@ func BenchmarkServeManyMeters(b *testing.B) {
 		m.Sample(clock.Now())
 	}
 	perMeter := float64(heapInUse()-before) / n
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- sim.ServeDLT645(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-errc
-	}()
-	c, err := dlt645.DialTCP(ctx, ln.Addr().String(), dlt645.Options{})
+	ctx := context.Background()
+	c, err := dlt645.DialTCP(ctx, serveSim(b, sim), dlt645.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

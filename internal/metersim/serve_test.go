@@ -12,27 +12,34 @@ import (
 	"gridmeter/internal/dlt645"
 )
 
-// startSim serves a simulator on a loopback listener until the test ends.
+// startSim serves a new simulator on a loopback listener until the test ends.
 func startSim(t *testing.T, opts Options) (*Simulator, string) {
 	t.Helper()
 	sim, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sim, serveSim(t, sim)
+}
+
+// serveSim serves sim over DL/T 645 on a loopback listener until the test or benchmark
+// ends, and returns the address.
+func serveSim(tb testing.TB, sim *Simulator) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- sim.ServeDLT645(ctx, ln) }()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		if err := <-errc; err != nil {
-			t.Errorf("ServeDLT645: %v", err)
+			tb.Errorf("ServeDLT645: %v", err)
 		}
 	})
-	return sim, ln.Addr().String()
+	return ln.Addr().String()
 }
 
 func dial(t *testing.T, addr string, opts dlt645.Options) *dlt645.Client {
@@ -296,18 +303,8 @@ func BenchmarkServeRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- sim.ServeDLT645(ctx, ln) }()
-	defer func() {
-		cancel()
-		<-errc
-	}()
-	c, err := dlt645.DialTCP(ctx, ln.Addr().String(), dlt645.Options{})
+	ctx := context.Background()
+	c, err := dlt645.DialTCP(ctx, serveSim(b, sim), dlt645.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
