@@ -56,15 +56,16 @@ func TestOpenRefusesPath(t *testing.T) {
 	}
 }
 
-// TestReopen checks that data outlives the store and that migrating again changes nothing.
-func TestReopen(t *testing.T) {
+// storedDB makes a closed database holding one daily frozen reading (e_imp 42) of meter
+// T1.bus1.1 from terminal T1 (seq 1), and returns its path and the meter.
+func storedDB(t *testing.T) (string, meterdata.MeterID) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "head-end.db")
 	m, err := meterdata.NewMeterID("T1", "bus1", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
-
 	s, err := sqlitestore.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +76,13 @@ func TestReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path, m
+}
 
-	s = openAt(t, path)
+// TestReopen checks that data outlives the store and that migrating again changes nothing.
+func TestReopen(t *testing.T) {
+	path, m := storedDB(t)
+	s := openAt(t, path)
 	got, err := s.LatestReading(t.Context(), m, meterdata.KindDailyFrozen)
 	if err != nil || got.Values["e_imp"] != 42 {
 		t.Errorf("after reopen: LatestReading = %+v, %v; want e_imp 42", got, err)
@@ -106,22 +112,7 @@ func wantVersions(t *testing.T, path string) {
 // TestUpgradeFromVersion1 opens a database at schema version 1 (made by removing what
 // version 2 added) and checks that version 2 is applied and works, the data kept.
 func TestUpgradeFromVersion1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "head-end.db")
-	m, err := meterdata.NewMeterID("T1", "bus1", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
-	s, err := sqlitestore.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 1, Readings: []meterdata.Reading{r}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, m := storedDB(t)
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -136,12 +127,12 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("test setup: schema_version rows = %v, want [1]", vs)
 	}
 
-	s = openAt(t, path)
+	s := openAt(t, path)
 	wantVersions(t, path)
 	if n, err := s.CountReadings(t.Context(), m); err != nil || n != 1 {
 		t.Errorf("after the upgrade: CountReadings = %d, %v; want 1", n, err)
 	}
-	e := storage.Event{At: r.Time, Kind: "seq_gap", Severity: storage.SeverityWarning, Meter: m}
+	e := storage.Event{At: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Kind: "seq_gap", Severity: storage.SeverityWarning, Meter: m}
 	if err := s.AppendEvents(t.Context(), []storage.Event{e}); err != nil {
 		t.Fatalf("after the upgrade: AppendEvents: %v", err)
 	}
