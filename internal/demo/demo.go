@@ -114,8 +114,9 @@ func (o *Options) defaults() {
 	if o.IEC102Listen == "" {
 		o.IEC102Listen = freeOr("127.0.0.1:20102")
 	}
+	// The head-end must know the outstation's port before the terminal binds it: resolve
+	// port 0 to a free port now.
 	if _, port, _ := net.SplitHostPort(o.IEC102Listen); port == "0" {
-		o.IEC102Listen = freeOr(o.IEC102Listen) // the head-end must know the port before the terminal binds it
 		if ln, err := net.Listen("tcp", o.IEC102Listen); err == nil {
 			o.IEC102Listen = ln.Addr().String()
 			ln.Close()
