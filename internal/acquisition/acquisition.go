@@ -104,6 +104,13 @@ type Scheduler struct {
 	meters map[meterdata.MeterID]*MeterState
 	remote chan struct{} // semaphore of Remote bus cycles
 
+	// jobs carries commands to each bus's goroutine (by bus name), which runs them before
+	// its next meter read; meterBus finds a meter's bus. running is closed when Run returns.
+	jobs     map[string]chan job
+	meterBus map[meterdata.MeterID]string
+	running  chan struct{}
+	started  atomic.Bool
+
 	reads, failures, overruns, cycles atomic.Uint64
 	counterFaults, powerDownEvents    atomic.Uint64
 	frozen, frozenGaps                atomic.Uint64
@@ -128,23 +135,33 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 		opt.RemoteConcurrency = 64
 	}
 	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{},
-		remote: make(chan struct{}, opt.RemoteConcurrency)}
+		remote: make(chan struct{}, opt.RemoteConcurrency),
+		jobs:   map[string]chan job{}, meterBus: map[meterdata.MeterID]string{}, running: make(chan struct{})}
 	for _, b := range buses {
 		if b.Reader == nil {
 			return nil, fmt.Errorf("acquisition: bus %s: no reader", b.Name)
 		}
+		if _, dup := s.jobs[b.Name]; dup {
+			return nil, fmt.Errorf("acquisition: bus %s configured twice", b.Name)
+		}
+		s.jobs[b.Name] = make(chan job)
 		for _, m := range b.Meters {
 			if _, dup := s.meters[m.ID]; dup {
 				return nil, fmt.Errorf("acquisition: meter %s configured twice", m.ID)
 			}
 			s.meters[m.ID] = &MeterState{}
+			s.meterBus[m.ID] = b.Name
 		}
 	}
 	return s, nil
 }
 
-// Run polls every bus until ctx is cancelled.
+// Run polls every bus until ctx is cancelled. A scheduler runs once.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if s.started.Swap(true) {
+		return errors.New("acquisition: scheduler already ran")
+	}
+	defer close(s.running)
 	var wg sync.WaitGroup
 	for _, b := range s.buses {
 		wg.Add(1)
@@ -161,12 +178,8 @@ func (s *Scheduler) runBus(ctx context.Context, b Bus) {
 	var lastFrozen time.Time
 	fr, hasFrozen := b.Reader.(FrozenReader)
 	for {
-		if b.Remote {
-			select {
-			case s.remote <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
+		if b.Remote && !s.turn(ctx, b) {
+			return
 		}
 		// The slot is the one the cycle actually starts in (after any wait for its turn).
 		slot := time.Now().Truncate(s.opt.Interval)
@@ -193,19 +206,94 @@ func (s *Scheduler) runBus(ctx context.Context, b Bus) {
 		if !time.Now().Before(next) {
 			continue // the next slot has begun already (a long or a late-started cycle): start it at once
 		}
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !s.idle(ctx, b, next) {
 			return
-		case <-t.C:
 		}
 	}
+}
+
+// idle waits until next, running the bus's commands meanwhile; false when ctx ended.
+func (s *Scheduler) idle(ctx context.Context, b Bus, next time.Time) bool {
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case j := <-s.jobs[b.Name]:
+			j.done <- j.fn(ctx, b.Reader)
+		}
+	}
+}
+
+// turn waits for a Remote bus's turn (the concurrency bound), running the bus's commands
+// meanwhile: a command never waits for the bound; false when ctx ended.
+func (s *Scheduler) turn(ctx context.Context, b Bus) bool {
+	for {
+		select {
+		case s.remote <- struct{}{}:
+			return true
+		case <-ctx.Done():
+			return false
+		case j := <-s.jobs[b.Name]:
+			j.done <- j.fn(ctx, b.Reader)
+		}
+	}
+}
+
+// runJobs runs the commands waiting for the bus, if any, without blocking: called between
+// two meters, so a command waits at most one meter's read.
+func (s *Scheduler) runJobs(ctx context.Context, b Bus) {
+	for {
+		select {
+		case j := <-s.jobs[b.Name]:
+			j.done <- j.fn(ctx, b.Reader)
+		default:
+			return
+		}
+	}
+}
+
+// job is a command for a bus's goroutine.
+type job struct {
+	fn   func(ctx context.Context, r MeterReader) error
+	done chan error
+}
+
+// ErrNotPolled is returned by Exec for a meter the scheduler does not poll.
+var ErrNotPolled = errors.New("meter not polled by this terminal (unknown or inactive)")
+
+// ErrStopped is returned by Exec when the scheduler stopped before running the command.
+var ErrStopped = errors.New("acquisition stopped")
+
+// Exec runs fn on the goroutine of meter's bus, ahead of the bus's polls: before the next
+// meter's read of a cycle in progress, or at once while the bus waits for its next slot.
+// fn gets the bus's reader (which the caller may type-assert to a richer interface) and
+// the bus goroutine's context. The bus stays strictly sequential: nothing else uses it
+// while fn runs. Exec returns fn's error, ErrNotPolled, ErrStopped, or ctx's error while
+// waiting for the bus (fn is then not run).
+func (s *Scheduler) Exec(ctx context.Context, meter meterdata.MeterID, fn func(ctx context.Context, r MeterReader) error) error {
+	name, ok := s.meterBus[meter]
+	if !ok {
+		return ErrNotPolled
+	}
+	j := job{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.jobs[name] <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.running:
+		return ErrStopped
+	}
+	return <-j.done
 }
 
 // cycle reads every meter of the bus once for slot, skipping those already journaled.
 func (s *Scheduler) cycle(ctx context.Context, b Bus, slot time.Time) {
 	for _, m := range b.Meters {
+		s.runJobs(ctx, b)
 		if ctx.Err() != nil {
 			return
 		}
@@ -271,6 +359,22 @@ type Stats struct {
 	PowerDownEvents                   uint64 // meters' power-down records journaled as events
 }
 
+// Plus adds the counters of b (a previous scheduler's) to a; LastCycle is b's if set.
+func (a Stats) Plus(b Stats) Stats {
+	a.Reads += b.Reads
+	a.Failures += b.Failures
+	a.Overruns += b.Overruns
+	a.Cycles += b.Cycles
+	if b.LastCycle != 0 {
+		a.LastCycle = b.LastCycle
+	}
+	a.Frozen += b.Frozen
+	a.FrozenGaps += b.FrozenGaps
+	a.CounterFaults += b.CounterFaults
+	a.PowerDownEvents += b.PowerDownEvents
+	return a
+}
+
 // Stats returns the counters.
 func (s *Scheduler) Stats() Stats {
 	return Stats{Reads: s.reads.Load(), Failures: s.failures.Load(), Overruns: s.overruns.Load(),
@@ -299,6 +403,7 @@ func (s *Scheduler) Meter(id meterdata.MeterID) (MeterState, bool) {
 func (s *Scheduler) frozenPass(ctx context.Context, b Bus, fr FrozenReader) {
 	pr, hasPowerDowns := b.Reader.(PowerDownReader)
 	for _, m := range b.Meters {
+		s.runJobs(ctx, b)
 		if hasPowerDowns {
 			s.powerDowns(ctx, m, pr)
 		}

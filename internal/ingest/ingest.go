@@ -11,6 +11,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -29,6 +30,9 @@ type Store interface {
 	UpdateTerminalStatus(ctx context.Context, s storage.TerminalStatus) error
 	Terminal(ctx context.Context, id string) (storage.Terminal, error)
 	AppendEvents(ctx context.Context, es []storage.Event) error
+	storage.TerminalEventWriter
+	UpdateCommand(ctx context.Context, u storage.CommandUpdate) (storage.Command, bool, error)
+	ReportPlan(ctx context.Context, terminal string, version int64, state, reason string, at time.Time) error
 }
 
 // Publisher sends an ack; it must not block on the broker (see transport.Conn.PublishQueued).
@@ -43,6 +47,9 @@ type Options struct {
 	Now      func() time.Time
 	// OnStored is called after a batch is durably stored, with its readings (for live views).
 	OnStored func(terminal string, rs []meterdata.Reading)
+	// OnOnline is called (never blocking the worker for long) when a terminal reports
+	// itself online: the down-link re-sends what the terminal still owes an answer to.
+	OnOnline func(terminal string)
 }
 
 // Stats are the ingest's counters since start.
@@ -58,6 +65,9 @@ type Stats struct {
 	StoreErrors   uint64 // batches not stored because the store failed (not acked: the terminal resends)
 	StatusUpdates uint64
 	MeterUpdates  uint64
+	Events        uint64 // terminal events stored (resent ones not counted)
+	CommandUpdate uint64 // command reports that moved a command forward
+	PlanReports   uint64
 }
 
 type msg struct {
@@ -74,6 +84,7 @@ type Ingest struct {
 	queue chan msg
 
 	messages, batches, inserted, completed, duplicates, conflicts, gaps, rejected, storeErrors, statuses, meters atomic.Uint64
+	events, commandUpdates, planReports                                                                          atomic.Uint64
 	// latency of the last stored batch: meter timestamp of its newest reading → commit
 	lastLatency atomic.Int64
 }
@@ -95,7 +106,8 @@ func New(store Store, opt Options) *Ingest {
 // Subscriptions are the topic filters ingest consumes. shareGroup, if not empty, makes them
 // MQTT shared subscriptions so several head-ends split the load.
 func Subscriptions(shareGroup string) []string {
-	fs := []string{message.AllTerminals(message.UpReadings), message.AllTerminals(message.UpStatus), message.AllTerminals(message.UpMeters)}
+	fs := []string{message.AllTerminals(message.UpReadings), message.AllTerminals(message.UpStatus), message.AllTerminals(message.UpMeters),
+		message.AllTerminals(message.UpEvents), message.AllTerminals(message.UpCmdResult), message.AllTerminals(message.UpConfig)}
 	if shareGroup != "" {
 		for i, f := range fs {
 			fs[i] = "$share/" + shareGroup + "/" + f
@@ -154,6 +166,9 @@ func (in *Ingest) process(ctx context.Context, pub Publisher, m msg) {
 			return
 		}
 		in.statuses.Add(1)
+		if s.State == message.StateOnline && in.opt.OnOnline != nil {
+			in.opt.OnOnline(terminal)
+		}
 		if prev.State != s.State {
 			ev := storage.Event{At: at, Kind: "terminal_" + s.State, Severity: storage.SeverityInfo, Terminal: terminal,
 				Message: fmt.Sprintf("terminal %s is %s (software %s)", terminal, s.State, s.Software)}
@@ -188,6 +203,29 @@ func (in *Ingest) process(ctx context.Context, pub Publisher, m msg) {
 			return
 		}
 		in.meters.Add(1)
+	case message.UpEvents:
+		in.processEvents(ctx, pub, terminal, m.payload)
+	case message.UpCmdResult:
+		in.processCommandResult(ctx, terminal, m.payload)
+	case message.UpConfig:
+		if len(m.payload) == 0 {
+			return
+		}
+		r, err := message.DecodeConfigReport(terminal, m.payload)
+		if err != nil {
+			in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
+			return
+		}
+		if err := in.store.ReportPlan(ctx, terminal, r.Version, r.State, r.Error, r.Time.Time); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			in.log.Error("store plan report", "terminal", terminal, "err", err)
+			return
+		}
+		in.planReports.Add(1)
+		if r.State == message.ConfigRejected {
+			in.event(ctx, storage.Event{At: r.Time.Time, Kind: "plan_rejected", Severity: storage.SeverityWarning, Terminal: terminal,
+				Message: fmt.Sprintf("terminal %s refused acquisition plan version %d: %s", terminal, r.Version, r.Error),
+				Data:    map[string]int64{"version": r.Version, "applied": r.Applied}})
+		}
 	default:
 		in.reject(fmt.Errorf("topic %q: unknown suffix %q", m.topic, suffix))
 	}
@@ -245,6 +283,84 @@ func (in *Ingest) processBatch(ctx context.Context, pub Publisher, terminal stri
 	}
 }
 
+// eventKinds maps a terminal's event kinds to the head-end's, with their severity.
+var eventKinds = map[string]struct{ kind, severity string }{
+	message.EventPowerDown:     {"meter_power_down", storage.SeverityWarning},
+	message.EventPowerRestored: {"meter_power_restored", storage.SeverityInfo},
+	message.EventMeterSilent:   {"meter_silent", storage.SeverityAlarm},
+	message.EventMeterAnswers:  {"meter_answers", storage.SeverityInfo},
+	message.EventGap:           {"reading_gap", storage.SeverityWarning},
+}
+
+// processEvents stores a terminal's events exactly once (by the terminal's event sequence)
+// and acknowledges them after the commit.
+func (in *Ingest) processEvents(ctx context.Context, pub Publisher, terminal string, payload []byte) {
+	b, err := message.DecodeEventBatch(terminal, payload)
+	if err != nil {
+		in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
+		return
+	}
+	es := make([]storage.TerminalEvent, 0, len(b.Events))
+	for _, e := range b.Events {
+		k := eventKinds[e.Kind]
+		msg := e.Message
+		if msg == "" {
+			msg = fmt.Sprintf("%s reported by terminal %s", strings.ReplaceAll(k.kind, "_", " "), terminal)
+		}
+		es = append(es, storage.TerminalEvent{Seq: e.Seq, Event: storage.Event{At: e.Time.Time, Kind: k.kind, Severity: k.severity,
+			Terminal: terminal, Meter: e.Meter, Message: msg, Data: e.Data}})
+	}
+	n, err := in.store.AppendTerminalEvents(ctx, terminal, es)
+	if err != nil {
+		in.storeErrors.Add(1)
+		in.log.Error("store events: not acknowledged, the terminal will resend", "terminal", terminal, "err", err)
+		return
+	}
+	in.events.Add(uint64(n))
+	p, _ := message.EventAck{LastSeq: b.Events[len(b.Events)-1].Seq}.Encode()
+	if err := pub.PublishAck(ctx, message.Topic(terminal, message.DownEventAck), p); err != nil {
+		in.log.Warn("queue event ack: the terminal will resend", "terminal", terminal, "err", err)
+	}
+}
+
+// processCommandResult records a terminal's report on a command.
+func (in *Ingest) processCommandResult(ctx context.Context, terminal string, payload []byte) {
+	r, err := message.DecodeCommandResult(terminal, payload)
+	if err != nil {
+		in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
+		return
+	}
+	c, changed, err := in.store.UpdateCommand(ctx, storage.CommandUpdate{ID: r.ID, State: r.State, Reason: r.Reason, Result: r.Values, At: r.Time.Time})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		in.reject(fmt.Errorf("terminal %s: command result for unknown command %s", terminal, r.ID))
+		return
+	case err != nil:
+		in.log.Error("store command result", "terminal", terminal, "id", r.ID, "err", err)
+		return
+	case c.Terminal != terminal:
+		in.reject(fmt.Errorf("terminal %s: command result for command %s of terminal %s", terminal, r.ID, c.Terminal))
+		return
+	case !changed:
+		return
+	}
+	in.commandUpdates.Add(1)
+	if storage.CommandFinal(c.State) {
+		sev := storage.SeverityInfo
+		if c.State != storage.CommandSucceeded {
+			sev = storage.SeverityWarning
+		}
+		msg := fmt.Sprintf("command %s (%s) %s", c.ID, c.Action, c.State)
+		if c.Reason != "" {
+			msg += ": " + c.Reason
+		}
+		if len(msg) > storage.MaxEventMessage {
+			msg = msg[:storage.MaxEventMessage]
+		}
+		in.event(ctx, storage.Event{At: c.Updated, Kind: "command_" + c.State, Severity: sev, Terminal: terminal, Meter: c.Meter, Message: msg})
+	}
+}
+
 func (in *Ingest) ack(ctx context.Context, pub Publisher, terminal string, a message.Ack) {
 	p, err := a.Encode()
 	if err != nil {
@@ -278,6 +394,7 @@ func (in *Ingest) Stats() Stats {
 		Completed: in.completed.Load(), Duplicates: in.duplicates.Load(), Conflicts: in.conflicts.Load(), SeqGaps: in.gaps.Load(),
 		Rejected: in.rejected.Load(), StoreErrors: in.storeErrors.Load(),
 		StatusUpdates: in.statuses.Load(), MeterUpdates: in.meters.Load(),
+		Events: in.events.Load(), CommandUpdate: in.commandUpdates.Load(), PlanReports: in.planReports.Load(),
 	}
 }
 

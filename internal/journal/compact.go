@@ -27,7 +27,12 @@ func (j *Journal) Compact(ctx context.Context) (CompactResult, error) {
 	var res CompactResult
 	err := j.write(ctx, "compact", func(ctx context.Context, tx *sql.Tx) error {
 		res = CompactResult{}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM event WHERE t < ?", j.opt.Now().Add(-KeepEvents).UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event WHERE t < ? AND id <= (SELECT value FROM meta WHERE name = 'events_acked')`,
+			j.opt.Now().Add(-KeepEvents).UnixMilli()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM command WHERE state != ? AND updated < ?",
+			CommandAccepted, j.opt.Now().Add(-KeepEvents).UnixMilli()); err != nil {
 			return err
 		}
 		r, err := tx.ExecContext(ctx, "DELETE FROM entry WHERE acked = 1 AND appended < ?", cutoff)

@@ -25,7 +25,7 @@ const (
 const applicationID = 0x676d6a31
 
 // schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // ErrClosed is returned by every method called after Close.
 var ErrClosed = errors.New("journal: closed")
@@ -210,10 +210,14 @@ func (j *Journal) migrate(ctx context.Context) error {
 		switch {
 		case appID == applicationID && version == schemaVersion:
 			return nil
-		case appID == applicationID && version == 1:
-			// Version 2 adds the event log; entries are untouched.
-			if _, err := tx.ExecContext(ctx, schemaV2); err != nil {
-				return err
+		case appID == applicationID && (version == 1 || version == 2):
+			// Version 2 adds the event log, version 3 commands, settings and the event
+			// upload; entries are untouched.
+			steps := []string{schemaV2, schemaV3}[version-1:]
+			for _, st := range steps {
+				if _, err := tx.ExecContext(ctx, st); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 			return err
@@ -232,8 +236,10 @@ func (j *Journal) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, schemaV1); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, schemaV2); err != nil {
-			return err
+		for _, st := range []string{schemaV2, schemaV3} {
+			if _, err := tx.ExecContext(ctx, st); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, schemaVersion))
 		return err

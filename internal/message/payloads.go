@@ -150,6 +150,9 @@ type Status struct {
 	// Checks is the terminal's self-check at start: its parts (journal, clock, buses,
 	// meters) with their state. Absent until the check has run.
 	Checks []Check `json:"checks,omitempty"`
+	// PlanVersion is the acquisition plan version in force (0 or absent: the terminal's
+	// own configuration).
+	PlanVersion int64 `json:"plan_version,omitempty"`
 }
 
 // Check is one part of a terminal's self-check.

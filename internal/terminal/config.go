@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"gridmeter/internal/config"
@@ -67,6 +68,11 @@ type AcquisitionConfig struct {
 	DailyFrozenInterval config.Duration `yaml:"daily_frozen_interval"`
 	// FirstFrozenDays: how many days of frozen values to read for a meter seen the first time.
 	FirstFrozenDays int `yaml:"first_frozen_days"`
+	// SettlementInterval: how often the meters' settlement (previous-month) values are
+	// checked for new ones and missing ones re-read from their memory; 0s disables.
+	SettlementInterval config.Duration `yaml:"settlement_interval"`
+	// StatusInterval: how often the meters' run status words are read; 0s disables.
+	StatusInterval config.Duration `yaml:"status_interval"`
 	// TCPConcurrency bounds the TCP buses (gateways, Modbus TCP meters) polled at once;
 	// default 64. Serial buses are always polled in parallel.
 	TCPConcurrency int `yaml:"tcp_concurrency"`
@@ -88,7 +94,60 @@ type BusConfig struct {
 	MeterTimezone   string          `yaml:"meter_timezone"`
 	ResponseTimeout config.Duration `yaml:"response_timeout"`
 	Retries         int             `yaml:"retries"`
-	Meters          []MeterConfig   `yaml:"meters"`
+	// Password is the DL/T 645 level-02 password (six digits, default 000000) that relay
+	// control and parameter writes carry; Operator the operator code (up to eight
+	// digits, default 00000000).
+	Password config.Secret `yaml:"password"`
+	Operator string        `yaml:"operator"`
+	Meters   []MeterConfig `yaml:"meters"`
+}
+
+// checkAddress checks a meter address for the bus's protocol.
+func (b BusConfig) checkAddress(addr string) error {
+	if b.ModbusTCP != "" {
+		if _, err := modbusmap.ParseUnitID(addr); err != nil {
+			return fmt.Errorf("address %q: %w", addr, err)
+		}
+	} else if len(addr) != 12 {
+		return fmt.Errorf("address %q: want 12 decimal digits (DL/T 645)", addr)
+	}
+	if meterdata.ValidateAddress(addr) != nil {
+		return fmt.Errorf("address %q: want decimal digits", addr)
+	}
+	return nil
+}
+
+// protocol is the protocol of the bus's meters.
+func (b BusConfig) protocol() string {
+	if b.ModbusTCP != "" {
+		return meterdata.ProtocolModbus
+	}
+	return meterdata.ProtocolDLT645
+}
+
+// password returns the bus's DL/T 645 password (validated: six BCD digits).
+func (b BusConfig) password() uint32 {
+	v, _ := parseDigits(b.Password.Value(), 6, "000000")
+	return v
+}
+
+// operator returns the bus's DL/T 645 operator code (validated: up to eight BCD digits).
+func (b BusConfig) operator() uint32 {
+	v, _ := parseDigits(b.Operator, 8, "0")
+	return v
+}
+
+// parseDigits parses up to n decimal digits as the BCD number DL/T 645 sends (the digits
+// read as hexadecimal); def when s is empty.
+func parseDigits(s string, n int, def string) (uint32, error) {
+	if s == "" {
+		s = def
+	}
+	if len(s) > n || strings.Trim(s, "0123456789") != "" {
+		return 0, fmt.Errorf("want up to %d decimal digits", n)
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	return uint32(v), err
 }
 
 // SerialConfig is a serial port: DL/T 645 meters on RS-485 usually run 2400 or 9600 bit/s,
@@ -142,7 +201,8 @@ type MeterConfig struct {
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
 	return Config{Acquisition: AcquisitionConfig{InstantInterval: config.Duration(time.Minute),
-		DailyFrozenInterval: config.Duration(time.Hour), FirstFrozenDays: 1}}
+		DailyFrozenInterval: config.Duration(time.Hour), FirstFrozenDays: 1,
+		SettlementInterval: config.Duration(6 * time.Hour), StatusInterval: config.Duration(time.Hour)}}
 }
 
 // Validate names the first bad field.
@@ -175,6 +235,14 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Acquisition.DailyFrozenInterval.D(); d < 0 || (d > 0 && d < time.Second) {
 		return fmt.Errorf("acquisition.daily_frozen_interval %s: want 0s (off) or at least 1s", d)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"settlement_interval", c.Acquisition.SettlementInterval.D()}, {"status_interval", c.Acquisition.StatusInterval.D()}} {
+		if f.d < 0 || (f.d > 0 && f.d < time.Second) {
+			return fmt.Errorf("acquisition.%s %s: want 0s (off) or at least 1s", f.name, f.d)
+		}
 	}
 	if n := c.Acquisition.TCPConcurrency; n < 0 || n > 4096 {
 		return fmt.Errorf("acquisition.tcp_concurrency %d: want 1 to 4096 (0: the default 64)", n)
@@ -230,20 +298,19 @@ func (c *Config) Validate() error {
 		if b.ResponseTimeout < 0 || b.Retries < 0 || b.Retries > 5 {
 			return fmt.Errorf("buses[%d] %s: response_timeout must not be negative and retries must be 0..5", i, b.Name)
 		}
+		if _, err := parseDigits(b.Password.Value(), 6, "000000"); err != nil {
+			return fmt.Errorf("buses[%d] %s: password: %w", i, b.Name, err)
+		}
+		if _, err := parseDigits(b.Operator, 8, "0"); err != nil {
+			return fmt.Errorf("buses[%d] %s: operator %q: %w", i, b.Name, b.Operator, err)
+		}
 		if len(b.Meters) == 0 || len(b.Meters) > 255 {
 			return fmt.Errorf("buses[%d] %s: meters: %d, want 1 to 255", i, b.Name, len(b.Meters))
 		}
 		addrs := map[string]bool{}
 		for j, m := range b.Meters {
-			if b.ModbusTCP != "" {
-				if _, err := modbusmap.ParseUnitID(m.Address); err != nil {
-					return fmt.Errorf("buses[%d] %s: meters[%d].address %q: %w", i, b.Name, j, m.Address, err)
-				}
-			} else if len(m.Address) != 12 {
-				return fmt.Errorf("buses[%d] %s: meters[%d].address %q: want 12 decimal digits (DL/T 645)", i, b.Name, j, m.Address)
-			}
-			if err := meterdata.ValidateAddress(m.Address); err != nil {
-				return fmt.Errorf("buses[%d] %s: meters[%d]: %w", i, b.Name, j, err)
+			if err := b.checkAddress(m.Address); err != nil {
+				return fmt.Errorf("buses[%d] %s: meters[%d].%w", i, b.Name, j, err)
 			}
 			if addrs[m.Address] {
 				return fmt.Errorf("buses[%d] %s: meters[%d].address %s: listed twice", i, b.Name, j, m.Address)

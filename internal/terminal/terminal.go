@@ -46,6 +46,18 @@ type Terminal struct {
 	metricsAddr  atomic.Value // string: where /metrics is served
 	mu           sync.Mutex
 	checks       []message.Check // the self-check's result, once it has run
+	plan         *plan           // the acquisition plan in force (with sched)
+	pastStats    acquisition.Stats
+
+	replan                                        chan struct{} // a new scheduler is in force
+	planIn                                        chan []byte   // received plans
+	cmdIn                                         chan []byte   // received commands
+	cmdWake                                       chan struct{} // a command was journaled
+	eventAcks                                     chan uint64
+	eventWake                                     chan struct{}
+	cmdReceived, cmdDone, cmdRejected, cmdDropped atomic.Uint64
+	plansRejected                                 atomic.Uint64
+	eventsAcked                                   atomic.Uint64
 }
 
 // bus is one configured bus: it reads a meter's current values and owns its connection.
@@ -67,9 +79,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", cfg.JournalPath, err)
 	}
-	t := &Terminal{cfg: cfg, log: log, journal: j, journalCheck: jc}
-	meters := cfg.Meters()
-	var buses []acquisition.Bus
+	t := &Terminal{cfg: cfg, log: log, journal: j, journalCheck: jc,
+		replan: make(chan struct{}, 1), planIn: make(chan []byte, 1), cmdIn: make(chan []byte, commandQueue),
+		cmdWake: make(chan struct{}, 1), eventAcks: make(chan uint64, 16), eventWake: make(chan struct{}, 1)}
 	for _, b := range cfg.Buses {
 		var rd bus
 		if b.ModbusTCP != "" {
@@ -82,26 +94,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 			return nil, err
 		}
 		t.buses = append(t.buses, rd)
-		ab := acquisition.Bus{Name: b.Name, Reader: rd, Remote: b.DLT645Serial == nil}
-		if b.ModbusTCP == "" {
-			ab.RegisterWrap = acquisition.RegisterWrap // DL/T 645 XXXXXX.XX kWh registers
-		}
-		for _, m := range meters {
-			if m.Bus == b.Name {
-				ab.Meters = append(ab.Meters, m)
-			}
-		}
-		buses = append(buses, ab)
 	}
-	t.sched, err = acquisition.New(buses, j, acquisition.Options{Interval: cfg.Acquisition.InstantInterval.D(), Logger: log,
-		FrozenInterval: cfg.Acquisition.DailyFrozenInterval.D(), FirstFrozen: cfg.Acquisition.FirstFrozenDays,
-		RemoteConcurrency: cfg.Acquisition.TCPConcurrency,
-		OnAppended: func() {
-			if t.up != nil {
-				t.up.Wake()
-			}
-		}})
-	if err != nil {
+	t.plan = t.loadPlan(ctx)
+	if t.sched, err = t.newScheduler(t.plan); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -157,11 +152,18 @@ func (t *Terminal) Run(ctx context.Context) error {
 		URL: t.cfg.MQTT.URL, TLS: tlsCfg, ClientID: t.cfg.ID, Username: t.cfg.ID, Password: t.cfg.MQTT.Password.Value(),
 		CleanStart: false, SessionExpiry: time.Hour,
 		Will:          &transport.Message{Topic: statusTopic, Payload: will, QoS: 1, Retain: true},
-		Subscriptions: []transport.Subscription{{Filter: message.Topic(t.cfg.ID, message.DownAck), QoS: 1}},
+		Subscriptions: []transport.Subscription{{Filter: message.DownTree(t.cfg.ID), QoS: 1}},
 		OnMessage: func(topic string, payload []byte) {
 			<-ready
-			if topic == message.Topic(t.cfg.ID, message.DownAck) {
+			switch topic {
+			case message.Topic(t.cfg.ID, message.DownAck):
 				t.up.HandleAck(payload)
+			case message.Topic(t.cfg.ID, message.DownCommand):
+				t.onCommand(payload)
+			case message.Topic(t.cfg.ID, message.DownConfig):
+				t.onPlan(payload)
+			case message.Topic(t.cfg.ID, message.DownEventAck):
+				t.onEventAck(payload)
 			}
 		},
 		OnUp: func(cctx context.Context) {
@@ -189,8 +191,13 @@ func (t *Terminal) Run(ctx context.Context) error {
 		}()
 	}
 	run(t.up.Run)
-	run(t.sched.Run)
+	run(t.acquire)
 	run(t.compactLoop)
+	// Commands, plans and events: a group apart from the uplink.
+	run(t.receiveCommands)
+	run(t.executeCommands)
+	run(t.receivePlans)
+	run(t.sendEvents)
 	if t.cfg.MetricsListen != "" {
 		if addr, err := telemetry.Serve(ctx, t.cfg.MetricsListen, t.writeMetrics); err != nil {
 			t.log.Error("metrics endpoint not started", "listen", t.cfg.MetricsListen, "err", err)
@@ -246,8 +253,10 @@ func (t *Terminal) Run(ctx context.Context) error {
 // announce publishes the retained status and meter inventory after every (re)connection.
 func (t *Terminal) announce(ctx context.Context) {
 	now := message.Time{Time: time.Now()}
-	status, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOnline, Software: Version, Time: &now, Checks: t.Checks()}.Encode()
-	meters, _ := message.Meters{Terminal: t.cfg.ID, Meters: t.cfg.Meters()}.Encode()
+	p := t.currentPlan()
+	status, _ := message.Status{Terminal: t.cfg.ID, State: message.StateOnline, Software: Version, Time: &now, Checks: t.Checks(),
+		PlanVersion: p.version()}.Encode()
+	meters, _ := message.Meters{Terminal: t.cfg.ID, Meters: p.meters}.Encode()
 	for _, m := range []transport.Message{
 		{Topic: message.Topic(t.cfg.ID, message.UpMeters), Payload: meters, QoS: 1, Retain: true},
 		{Topic: message.Topic(t.cfg.ID, message.UpStatus), Payload: status, QoS: 1, Retain: true},
@@ -259,6 +268,7 @@ func (t *Terminal) announce(ctx context.Context) {
 		cancel()
 	}
 	t.up.Wake()
+	t.wakeEvents()
 }
 
 func (t *Terminal) compactLoop(ctx context.Context) error {
@@ -289,11 +299,20 @@ func (p publisher) Connected() bool    { return p.c.Connected() }
 type Stats struct {
 	Acquisition acquisition.Stats
 	Uplink      uplink.Stats
+	// Commands received (new ones), done (final state reached), refused as malformed, and
+	// dropped because the hand-off queue was full (the head-end re-sends them).
+	CommandsReceived, CommandsDone, CommandsRejected, CommandsDropped uint64
+	PlansRejected                                                     uint64
+	EventsAcked                                                       uint64 // the head-end's event acknowledgement mark
 }
 
 // Stats returns the counters.
 func (t *Terminal) Stats() Stats {
-	s := Stats{Acquisition: t.sched.Stats()}
+	t.mu.Lock()
+	s := Stats{Acquisition: t.pastStats.Plus(t.sched.Stats())}
+	t.mu.Unlock()
+	s.CommandsReceived, s.CommandsDone, s.CommandsRejected, s.CommandsDropped = t.cmdReceived.Load(), t.cmdDone.Load(), t.cmdRejected.Load(), t.cmdDropped.Load()
+	s.PlansRejected, s.EventsAcked = t.plansRejected.Load(), t.eventsAcked.Load()
 	if t.up != nil {
 		s.Uplink = t.up.Stats()
 	}
