@@ -44,6 +44,9 @@ type Options struct {
 	SecureCookie bool
 	// IEC102 is the IEC 102 master; nil when no targets are configured.
 	IEC102 IEC102
+	// Dispatch sends commands and plans; Commands reads them back (nil: not available).
+	Dispatch Dispatch
+	Commands CommandStore
 }
 
 // IEC102 is what the API needs of the IEC 102 master.
@@ -106,6 +109,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/events", s.need(auth.RoleViewer, s.events))
 	m.HandleFunc("GET /api/v1/iec102/targets", s.need(auth.RoleViewer, s.iec102Targets))
 	m.HandleFunc("POST /api/v1/iec102/targets/{name}/poll", s.need(auth.RoleOperator, s.iec102Poll))
+	m.HandleFunc("POST /api/v1/meters/{id}/commands", s.need(auth.RoleOperator, s.issueCommand))
+	m.HandleFunc("GET /api/v1/commands", s.need(auth.RoleViewer, s.commands))
+	m.HandleFunc("GET /api/v1/commands/{id}", s.need(auth.RoleViewer, s.command))
+	m.HandleFunc("GET /api/v1/terminals/{id}/plan", s.need(auth.RoleViewer, s.plan))
+	m.HandleFunc("PUT /api/v1/terminals/{id}/plan", s.need(auth.RoleOperator, s.putPlan))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
 	})

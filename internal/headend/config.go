@@ -10,6 +10,7 @@ import (
 	"gridmeter/internal/auth"
 	"gridmeter/internal/broker"
 	"gridmeter/internal/config"
+	"gridmeter/internal/dispatch"
 	"gridmeter/internal/iec102/master"
 	"gridmeter/internal/meterdata"
 )
@@ -23,6 +24,16 @@ type Config struct {
 	Users     []UserConfig     `yaml:"users"`
 	// IEC102 is the IEC 60870-5-102 master: terminals polled over TCP.
 	IEC102 *IEC102Config `yaml:"iec102"`
+	// Commands tunes the down-link of operators' commands.
+	Commands CommandsConfig `yaml:"commands"`
+}
+
+// CommandsConfig tunes commands to meters.
+type CommandsConfig struct {
+	// Resend is how often commands without a final result are published again; default 1m.
+	Resend config.Duration `yaml:"resend"`
+	// DefaultTTL is a command's lifetime when the operator gives none; default 15m.
+	DefaultTTL config.Duration `yaml:"default_ttl"`
 }
 
 // IEC102Config configures the IEC 102 master.
@@ -152,6 +163,12 @@ func Defaults() Config {
 func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		return fmt.Errorf("http.listen %q: want host:port", c.HTTP.Listen)
+	}
+	if d := c.Commands.Resend.D(); d < 0 || (d > 0 && d < time.Second) {
+		return fmt.Errorf("commands.resend %s: want at least 1s", d)
+	}
+	if d := c.Commands.DefaultTTL.D(); d < 0 || (d > 0 && (d < dispatch.MinTTL || d > dispatch.MaxTTL)) {
+		return fmt.Errorf("commands.default_ttl %s: want %s to %s", d, dispatch.MinTTL, dispatch.MaxTTL)
 	}
 	switch c.Storage.Backend {
 	case "sqlite":

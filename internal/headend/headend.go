@@ -21,6 +21,7 @@ import (
 	"gridmeter/internal/api"
 	"gridmeter/internal/auth"
 	"gridmeter/internal/broker"
+	"gridmeter/internal/dispatch"
 	"gridmeter/internal/iec102/master"
 	"gridmeter/internal/ingest"
 	"gridmeter/internal/live"
@@ -37,19 +38,20 @@ const Version = "0.1.0"
 
 // HeadEnd is a running head-end.
 type HeadEnd struct {
-	cfg    Config
-	log    *slog.Logger
-	store  storage.Store
-	broker *broker.Broker
-	conn   *transport.Conn
-	ingest *ingest.Ingest
-	poller *master.Poller // nil without IEC 102 targets
-	hub    *live.Hub
-	http   *http.Server
-	httpLn net.Listener
-	mqtt   string // URL the head-end's client uses
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
+	cfg      Config
+	log      *slog.Logger
+	store    storage.Store
+	broker   *broker.Broker
+	conn     *transport.Conn
+	ingest   *ingest.Ingest
+	poller   *master.Poller // nil without IEC 102 targets
+	dispatch *dispatch.Dispatcher
+	hub      *live.Hub
+	http     *http.Server
+	httpLn   net.Listener
+	mqtt     string // URL the head-end's client uses
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
 }
 
 // Start opens storage, starts the broker (if embedded), the ingest and the HTTP server.
@@ -100,7 +102,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 		}
 	}
 
-	h.ingest = ingest.New(h.store, ingest.Options{Logger: log, OnStored: func(_ string, rs []meterdata.Reading) { h.hub.Publish(rs) }})
+	pub := &downlink{}
+	h.dispatch = dispatch.New(h.store, pub, dispatch.Options{Logger: log, Resend: cfg.Commands.Resend.D(), DefaultTTL: cfg.Commands.DefaultTTL.D()})
+	h.ingest = ingest.New(h.store, ingest.Options{Logger: log, OnStored: func(_ string, rs []meterdata.Reading) { h.hub.Publish(rs) },
+		OnOnline: func(terminal string) {
+			h.dispatch.TerminalOnline(terminal)
+			h.wg.Add(1)
+			go func() { // not on the ingest worker: a publish waits for the broker
+				defer h.wg.Done()
+				h.dispatch.RepublishPlan(ctx, terminal)
+			}()
+		}})
 	var subs []transport.Subscription
 	for _, f := range ingest.Subscriptions(cfg.MQTT.ShareGroup) {
 		subs = append(subs, transport.Subscription{Filter: f, QoS: 1})
@@ -113,10 +125,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 	if err != nil {
 		return nil, err
 	}
-	h.wg.Add(1)
+	pub.c = h.conn
+	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()
 		h.ingest.Run(ctx, ackPublisher{h.conn})
+	}()
+	go func() {
+		defer h.wg.Done()
+		h.dispatch.Run(ctx)
 	}()
 
 	if cfg.IEC102 != nil && len(cfg.IEC102.Targets) > 0 {
@@ -139,7 +156,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *HeadEnd, err e
 	}
 	opts := api.Options{
 		Store: h.store, Users: users, Sessions: auth.NewSessions(12 * time.Hour), Hub: h.hub,
-		Static: webapp.Handler(), Metrics: h.metrics(), Logger: log,
+		Static: webapp.Handler(), Metrics: h.metrics(), Logger: log, Dispatch: h.dispatch, Commands: h.store,
 	}
 	if h.poller != nil {
 		opts.IEC102 = iec102View{h.poller, cfg.IEC102.Targets}
@@ -166,6 +183,19 @@ type ackPublisher struct{ c *transport.Conn }
 func (p ackPublisher) PublishAck(ctx context.Context, topic string, payload []byte) error {
 	return p.c.PublishQueued(ctx, transport.Message{Topic: topic, Payload: payload, QoS: 1})
 }
+
+// downlink publishes the dispatcher's commands and plans, QoS 1, waiting for the broker.
+type downlink struct{ c *transport.Conn }
+
+func (d *downlink) Publish(ctx context.Context, topic string, payload []byte, retain bool) error {
+	if d.c == nil {
+		return transport.ErrNotConnected
+	}
+	return d.c.Publish(ctx, transport.Message{Topic: topic, Payload: payload, QoS: 1, Retain: retain})
+}
+
+// Dispatch exposes the down-link (commands and plans).
+func (h *HeadEnd) Dispatch() *dispatch.Dispatcher { return h.dispatch }
 
 // HTTPAddr is the address the API listens on.
 func (h *HeadEnd) HTTPAddr() net.Addr { return h.httpLn.Addr() }
@@ -228,6 +258,12 @@ func (h *HeadEnd) metrics() http.Handler {
 	counter("readings_completed_total", "Readings that completed a stored subset of their channels (e.g. stored first by IEC 102).", func(s ingest.Stats) uint64 { return s.Completed })
 	counter("seq_gaps_total", "Terminal sequence numbers found missing.", func(s ingest.Stats) uint64 { return s.SeqGaps })
 	counter("rejected_total", "Messages refused as malformed.", func(s ingest.Stats) uint64 { return s.Rejected })
+	counter("events_total", "Terminal events stored (power-downs, meters lost and regained, gaps).", func(s ingest.Stats) uint64 { return s.Events })
+	counter("command_updates_total", "Terminal reports that moved a command forward.", func(s ingest.Stats) uint64 { return s.CommandUpdate })
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridmeter_commands_issued_total",
+		Help: "Commands issued by operators."}, func() float64 { return float64(h.dispatch.Stats().Issued) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridmeter_downlink_publish_failures_total",
+		Help: "Commands or plans not published (sent again later)."}, func() float64 { return float64(h.dispatch.Stats().PublishFailures) }))
 	counter("store_errors_total", "Batches not stored because storage failed.", func(s ingest.Stats) uint64 { return s.StoreErrors })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridmeter_data_to_platform_latency_seconds",
 		Help: "Latency of the last live batch from meter timestamp to durable commit."},
