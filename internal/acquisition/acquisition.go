@@ -300,6 +300,9 @@ func (s *Scheduler) cycle(ctx context.Context, b Bus, slot time.Time) {
 		key := meterdata.Key{Meter: m.ID, Kind: meterdata.KindInstant, Time: slot.UnixMilli()}
 		have, err := s.j.Has(ctx, key)
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			s.log.Error("journal lookup failed", "meter", m.ID, "err", err)
 			continue
 		}
@@ -445,8 +448,12 @@ func (s *Scheduler) frozenPass(ctx context.Context, b Bus, fr FrozenReader) {
 		}
 		if !met {
 			s.frozenGaps.Add(1)
+			from := got[len(got)-1].Time
 			s.log.Warn("daily frozen values older than the meter's memory are lost: gap", "meter", m.ID,
-				"journaled_until", last, "meter_memory_from", got[len(got)-1].Time)
+				"journaled_until", last, "meter_memory_from", from)
+			s.gapEvent(ctx, m.ID, journal.CodeGapDailyFrozen, last, from,
+				fmt.Sprintf("daily frozen values after %s and before %s are older than the meter's memory: lost",
+					last.Format(time.DateOnly), from.Format(time.DateOnly)))
 		}
 		if len(got) == 0 {
 			continue
@@ -460,5 +467,15 @@ func (s *Scheduler) frozenPass(ctx context.Context, b Bus, fr FrozenReader) {
 		if s.opt.OnAppended != nil {
 			s.opt.OnAppended()
 		}
+	}
+}
+
+// gapEvent journals a gap (readings between after and before, both exclusive, that the
+// meter no longer keeps) as an event for the head-end.
+func (s *Scheduler) gapEvent(ctx context.Context, id meterdata.MeterID, code uint8, after, before time.Time, detail string) {
+	e := journal.Event{Meter: id, Time: after.UTC(), Log: journal.LogAcquisition, Code: code, On: true, Detail: detail,
+		Data: map[string]int64{"from_ms": after.UnixMilli(), "to_ms": before.UnixMilli()}}
+	if _, err := s.j.AppendEvents(ctx, []journal.Event{e}); err != nil && ctx.Err() == nil {
+		s.log.Error("journal event append failed", "meter", id, "err", err)
 	}
 }

@@ -313,6 +313,12 @@ func TestFrozenBeyondMemoryIsAGap(t *testing.T) {
 		if s.Stats().FrozenGaps != 1 {
 			t.Fatalf("gap not counted: %+v", s.Stats())
 		}
+		// The gap is an event for the head-end, naming the range lost.
+		es, err := j.EventsToSend(context.Background(), 10)
+		if err != nil || len(es) != 1 || es[0].Log != journal.LogAcquisition || es[0].Code != journal.CodeGapDailyFrozen ||
+			es[0].Data["to_ms"]-es[0].Data["from_ms"] != int64(6*24*time.Hour/time.Millisecond) || es[0].Detail == "" {
+			t.Fatalf("gap event: %+v, %v", es, err)
+		}
 		// A failing read journals nothing (not even the newer freezes): retried next pass.
 		time.Sleep(24 * time.Hour)
 		rd.fail = true
