@@ -216,7 +216,7 @@ func (in *Ingest) process(ctx context.Context, pub Publisher, m msg) {
 			in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
 			return
 		}
-		if err := in.store.ReportPlan(ctx, terminal, r.Version, r.State, r.Error, r.Time.Time); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := in.store.ReportPlan(ctx, terminal, r.Version, r.State, r.Error, r.Time.Time); err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrInvalidPlan) {
 			in.log.Error("store plan report", "terminal", terminal, "err", err)
 			return
 		}

@@ -59,16 +59,20 @@ func (e Event) Validate() error {
 }
 
 // validName checks an event kind or figure name: 1 to MaxEventKind bytes of a-z, 0-9, _.
-func validName(what, s string) error {
+func validName(what, s string) error { return validIdent(ErrInvalidEvent, what, s, MaxEventKind) }
+
+// validIdent checks a lowercase identifier of 1 to maxLen bytes of a-z, 0-9, _; what names
+// the field in the error, which wraps sentinel.
+func validIdent(sentinel error, what, s string, maxLen int) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty %s", ErrInvalidEvent, what)
+		return fmt.Errorf("%w: empty %s", sentinel, what)
 	}
-	if len(s) > MaxEventKind {
-		return fmt.Errorf("%w: %s of %d bytes: want at most %d", ErrInvalidEvent, what, len(s), MaxEventKind)
+	if len(s) > maxLen {
+		return fmt.Errorf("%w: %s of %d bytes: want at most %d", sentinel, what, len(s), maxLen)
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return fmt.Errorf("%w: %s %.80q: want only a-z, 0-9 and _", ErrInvalidEvent, what, s)
+			return fmt.Errorf("%w: %s %.80q: want only a-z, 0-9 and _", sentinel, what, s)
 		}
 	}
 	return nil

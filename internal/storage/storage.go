@@ -14,11 +14,13 @@ import (
 	"gridmeter/internal/meterdata"
 )
 
-// ErrNotFound is returned when a requested meter, terminal or reading does not exist.
+// ErrNotFound is returned when a requested meter, terminal, reading, command or plan does
+// not exist.
 var ErrNotFound = errors.New("not found")
 
-// DefaultLimit is how many readings (ReadingQuery.Limit), conflicts (Conflicts' limit) or
-// events (EventQuery.Limit) a query returns at most when its limit is 0 or less.
+// DefaultLimit is how many readings (ReadingQuery.Limit), conflicts (Conflicts' limit),
+// events (EventQuery.Limit) or commands (CommandQuery.Limit) a query returns at most when
+// its limit is 0 or less.
 const DefaultLimit = 10000
 
 // Batch is one reading batch as a terminal sent it, with the terminal's sequence numbers.
@@ -293,6 +295,9 @@ type Store interface {
 	MeterStore
 	TerminalStore
 	EventStore
+	TerminalEventWriter
+	CommandStore
+	PlanStore
 	// Close releases the backend's resources.
 	Close() error
 }

@@ -14,7 +14,8 @@
 // Plan.JudgeWith(Covers, ...), update the completions, record the conflicts under the
 // source's name; commit.
 //
-// It also prepares events for AppendEvents and decodes them back (events.go).
+// It also prepares events for AppendEvents and AppendTerminalEvents and decodes them back
+// (events.go), and commands and command reports (commands.go).
 package batchplan
 
 import (

@@ -12,7 +12,9 @@
 // failure, the whole transaction is retried (up to 3 attempts). StoreReadings (the IEC 102
 // path) runs the same way without a terminal row to lock: meters, then readings in key
 // order, then the rows to complete locked in key order, then conflicts. AppendEvents is
-// one INSERT in its own transaction and locks nothing another writer waits for.
+// one INSERT in its own transaction and locks nothing another writer waits for. The
+// command, plan and terminal event methods each lock at most one row (see Schema, version
+// 3), so they cannot deadlock.
 //
 // # Storing a batch
 //
@@ -68,6 +70,27 @@
 // terminal and meter_id are empty strings when the event concerns none; data is NULL when
 // it has no figures. AppendEvents inserts a call's events in one INSERT … SELECT FROM
 // unnest … WITH ORDINALITY ORDER BY ord, so the identity follows the order given.
+//
+// Version 3 adds commands (storage.CommandStore), plans (storage.PlanStore) and the marks
+// of terminals' event sequence numbers (storage.TerminalEventWriter):
+//
+//	commands(id PK, terminal, meter_id, action, params jsonb NULL, issued_by, issued bigint,
+//	         expires bigint, state, reason, result jsonb NULL, updated bigint)
+//	         -- indexes (issued, id), (terminal, issued, id), (meter_id, issued, id), and
+//	         -- (issued, id) WHERE state IN ('pending', 'accepted') for open commands
+//	plans(terminal, version, body bytea, created, created_by, PRIMARY KEY(terminal, version))
+//	plan_status(terminal PK, latest_version, applied_version, report_version, report_state,
+//	            report_error, reported_at NULL)
+//	terminal_event_marks(terminal PK, last_seq)
+//
+// UpdateCommand is one UPDATE … WHERE the state allows the move … RETURNING: a concurrent
+// update of the row makes it wait and test its condition again on the row as the other left
+// it, so of concurrent reports exactly one takes a command to a final state. PutPlan raises
+// plan_status.latest_version, which locks the terminal's row until commit (concurrent calls
+// wait, each getting the next number), calls build and inserts the plan; ReportPlan locks
+// the same row (FOR UPDATE). AppendTerminalEvents locks the terminal's mark row (created at
+// 0 if new) before comparing sequence numbers with it, inserts the new events like
+// AppendEvents and raises the mark in the same transaction.
 //
 // Times are bigint Unix milliseconds, UTC, as in the SQLite backend and as in
 // meterdata.Key: both backends then hold identical keys and no timestamptz conversion or

@@ -95,6 +95,55 @@ CREATE INDEX events_meter_idx ON events (meter_id, at, id);
 CREATE INDEX events_kind_idx ON events (kind, at, id);
 `,
 	},
+	{
+		version:     3,
+		description: "commands, plans, terminal event marks",
+		sql: `
+CREATE TABLE commands (
+	id        text COLLATE "C" NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+	terminal  text COLLATE "C" NOT NULL,
+	meter_id  text COLLATE "C" NOT NULL,
+	action    text   NOT NULL CHECK (length(action) BETWEEN 1 AND 64),
+	params    jsonb  CHECK (jsonb_typeof(params) = 'object'),
+	issued_by text   NOT NULL,
+	issued    bigint NOT NULL CHECK (issued >= 946684800000 AND issued < 4102444800000),
+	expires   bigint NOT NULL CHECK (expires > issued AND expires < 4102444800000),
+	state     text   NOT NULL CHECK (state IN ('pending', 'accepted', 'succeeded', 'failed', 'rejected', 'expired')),
+	reason    text   NOT NULL DEFAULT '',
+	result    jsonb  CHECK (jsonb_typeof(result) = 'object'),
+	updated   bigint NOT NULL
+);
+
+CREATE INDEX commands_issued_idx ON commands (issued, id);
+CREATE INDEX commands_terminal_idx ON commands (terminal, issued, id);
+CREATE INDEX commands_meter_idx ON commands (meter_id, issued, id);
+CREATE INDEX commands_open_idx ON commands (issued, id) WHERE state IN ('pending', 'accepted');
+
+CREATE TABLE plans (
+	terminal   text COLLATE "C" NOT NULL,
+	version    bigint NOT NULL CHECK (version >= 1),
+	body       bytea  NOT NULL CHECK (length(body) BETWEEN 1 AND 1048576),
+	created    bigint NOT NULL,
+	created_by text   NOT NULL,
+	PRIMARY KEY (terminal, version)
+);
+
+CREATE TABLE plan_status (
+	terminal        text COLLATE "C" NOT NULL PRIMARY KEY,
+	latest_version  bigint NOT NULL DEFAULT 0 CHECK (latest_version >= 0),
+	applied_version bigint NOT NULL DEFAULT 0 CHECK (applied_version >= 0),
+	report_version  bigint NOT NULL DEFAULT 0 CHECK (report_version >= 0),
+	report_state    text   NOT NULL DEFAULT '' CHECK (report_state IN ('', 'applied', 'rejected')),
+	report_error    text   NOT NULL DEFAULT '',
+	reported_at     bigint
+);
+
+CREATE TABLE terminal_event_marks (
+	terminal text COLLATE "C" NOT NULL PRIMARY KEY,
+	last_seq bigint NOT NULL CHECK (last_seq >= 0)
+);
+`,
+	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.

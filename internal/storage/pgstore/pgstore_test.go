@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"os"
 	"regexp"
@@ -260,6 +261,10 @@ func BenchmarkStoreBatch(b *testing.B) {
 	}
 }
 
+func BenchmarkCommands(b *testing.B) {
+	storagetest.BenchCommands(b, openFresh(b))
+}
+
 // wantVersions checks that schema_version lists every version once, 1 to SchemaVersion.
 func wantVersions(t *testing.T, versions []int32, err error) {
 	t.Helper()
@@ -272,54 +277,68 @@ func wantVersions(t *testing.T, versions []int32, err error) {
 	}
 }
 
-// TestUpgradeFromVersion1 opens a schema at version 1 (made by removing what version 2
-// added) and checks that version 2 is applied and works, the data kept.
-func TestUpgradeFromVersion1(t *testing.T) {
+// addedTables lists the tables each schema version added after version 1.
+var addedTables = map[int][]string{
+	2: {"events"},
+	3: {"commands", "plans", "plan_status", "terminal_event_marks"},
+}
+
+// TestUpgrade opens schemas at older versions (made by removing what the later versions
+// added) and checks that the missing versions are applied and work, the data kept.
+func TestUpgrade(t *testing.T) {
 	dsn := testDSN(t)
-	schema := uniqueSchema(t)
-	t.Cleanup(func() { dropSchema(t, dsn, schema) })
-	m, err := meterdata.NewMeterID("T1", "bus1", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
-	s, err := pgstore.Open(t.Context(), dsn, pgstore.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 1, Readings: []meterdata.Reading{r}}); err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Close()
+	for from := 1; from < pgstore.SchemaVersion; from++ {
+		t.Run(fmt.Sprintf("from version %d", from), func(t *testing.T) {
+			schema := uniqueSchema(t)
+			t.Cleanup(func() { dropSchema(t, dsn, schema) })
+			m, err := meterdata.NewMeterID("T1", "bus1", "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := meterdata.Reading{Meter: m, Kind: meterdata.KindDailyFrozen, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Values: map[string]int64{"e_imp": 42}}
+			s, err := pgstore.Open(t.Context(), dsn, pgstore.WithSchema(schema))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.StoreBatch(t.Context(), storage.Batch{Terminal: "T1", FirstSeq: 1, LastSeq: 1, Readings: []meterdata.Reading{r}}); err != nil {
+				t.Fatal(err)
+			}
+			online := storage.Event{At: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "terminal_online", Severity: storage.SeverityInfo, Terminal: "T1"}
+			if err := s.AppendEvents(t.Context(), []storage.Event{online}); err != nil {
+				t.Fatal(err)
+			}
+			_ = s.Close()
 
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	versionTable := pgx.Identifier{schema, "schema_version"}.Sanitize()
-	if _, err := conn.Exec(t.Context(), `DROP TABLE `+pgx.Identifier{schema, "events"}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(t.Context(), `DELETE FROM `+versionTable+` WHERE version >= 2`); err != nil {
-		t.Fatal(err)
-	}
+			conn, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(t.Context())
+			versionTable := pgx.Identifier{schema, "schema_version"}.Sanitize()
+			for v := from + 1; v <= pgstore.SchemaVersion; v++ {
+				for _, table := range addedTables[v] {
+					if _, err := conn.Exec(t.Context(), `DROP TABLE `+pgx.Identifier{schema, table}.Sanitize()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if _, err := conn.Exec(t.Context(), `DELETE FROM `+versionTable+` WHERE version > $1`, from); err != nil {
+				t.Fatal(err)
+			}
 
-	s = openIn(t, dsn, schema)
-	rows, err := conn.Query(t.Context(), `SELECT version FROM `+versionTable+` ORDER BY version`)
-	var versions []int32
-	if err == nil {
-		versions, err = pgx.CollectRows(rows, pgx.RowTo[int32])
-	}
-	wantVersions(t, versions, err)
-	if n, err := s.CountReadings(t.Context(), m); err != nil || n != 1 {
-		t.Errorf("after the upgrade: CountReadings = %d, %v; want 1", n, err)
-	}
-	e := storage.Event{At: r.Time, Kind: "seq_gap", Severity: storage.SeverityWarning, Meter: m}
-	if err := s.AppendEvents(t.Context(), []storage.Event{e}); err != nil {
-		t.Fatalf("after the upgrade: AppendEvents: %v", err)
-	}
-	if es, err := s.Events(t.Context(), storage.EventQuery{Terminal: "T1"}); err != nil || len(es) != 1 {
-		t.Errorf("after the upgrade: Events = %+v, %v; want the one appended", es, err)
+			s = openIn(t, dsn, schema)
+			rows, err := conn.Query(t.Context(), `SELECT version FROM `+versionTable+` ORDER BY version`)
+			var versions []int32
+			if err == nil {
+				versions, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+			}
+			wantVersions(t, versions, err)
+			if from >= 2 {
+				if es, err := s.Events(t.Context(), storage.EventQuery{Kind: "terminal_online"}); err != nil || len(es) != 1 {
+					t.Errorf("after the upgrade: Events = %+v, %v; want the one stored before", es, err)
+				}
+			}
+			storagetest.CheckUpgraded(t, s, m)
+		})
 	}
 }

@@ -226,6 +226,14 @@ func commit(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// rollback rolls tx back even when ctx is cancelled (within commitTimeout); after a commit
+// it does nothing. If it fails, the pool discards the connection.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	_ = tx.Rollback(rctx)
+}
+
 // queueMeters queues the creation of the meters not yet known, from their ids, in id
 // order (the plan's order), so that concurrent transactions take the locks in one order.
 func queueMeters(bt *pgx.Batch, ms []meterdata.Meter) {

@@ -44,7 +44,27 @@
 // canonical JSON object of the figures, is NULL when there are none. Events are never
 // deleted, so ids (rowids, given in the order of a call's VALUES) only grow.
 //
-// Every time (ts, received_at, status_at, last_seen) is an INTEGER of Unix milliseconds, UTC.
+// Version 3 adds commands (storage.CommandStore), plans (storage.PlanStore) and the marks
+// of terminals' event sequence numbers (storage.TerminalEventWriter):
+//
+//	commands(id PK, terminal, meter_id, action, params NULL, issued_by, issued, expires,
+//	         state, reason, result NULL, updated)
+//	         -- indexes (issued, id), (terminal, issued, id), (meter_id, issued, id), and
+//	         -- (issued, id) WHERE state IN ('pending', 'accepted') for open commands
+//	plans(terminal, version, body BLOB, created, created_by, PRIMARY KEY(terminal, version))
+//	plan_status(terminal PK, latest_version, applied_version, report_version, report_state,
+//	            report_error, reported_at NULL)
+//	terminal_event_marks(terminal PK, last_seq)
+//
+// params and result are JSON objects (result canonical, as vals), NULL when empty. An
+// UpdateCommand is one UPDATE … WHERE the state allows the move … RETURNING, so the check
+// and the move are one step. plan_status holds a terminal's newest version and its last
+// report: PutPlan raises latest_version and inserts the plan in one transaction, build
+// called between the two. A terminal's events appended by AppendTerminalEvents go to the
+// events table like any other; terminal_event_marks keeps the highest sequence number
+// stored, raised in the same transaction.
+//
+// Every time (ts, received_at, status_at, last_seen, at, issued, …) is an INTEGER of Unix milliseconds, UTC.
 // vals is the canonical JSON object of the reading's values (meterdata.EncodeValues),
 // e.g. {"e_imp":123456,"u_a":230100}: one wide row per reading, values together. Tables are
 // STRICT; readings is WITHOUT ROWID so the primary key is the table. CHECK constraints refuse

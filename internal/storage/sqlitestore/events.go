@@ -2,6 +2,8 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,6 +29,62 @@ func (s *Store) AppendEvents(ctx context.Context, es []storage.Event) (err error
 			_ = tx.Rollback()
 		}
 	}()
+	if err := insertEvents(ctx, tx, rows); err != nil {
+		return fmt.Errorf("sqlitestore: append %d events: %w", len(rows), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: append %d events: commit: %w", len(rows), err)
+	}
+	return nil
+}
+
+// AppendTerminalEvents implements storage.TerminalEventWriter. The one writer connection
+// serialises the calls, so the mark read inside the transaction stays current until commit.
+func (s *Store) AppendTerminalEvents(ctx context.Context, terminal string, es []storage.TerminalEvent) (n int, err error) {
+	rows, seqs, err := batchplan.PrepareTerminalEvents(terminal, es, s.nowMilli())
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: append events of terminal %.80q: %w", terminal, err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	fail := func(err error) (int, error) {
+		return 0, fmt.Errorf("sqlitestore: append %d events of terminal %s (seq %d..%d): %w", len(rows), terminal, seqs[0], seqs[len(seqs)-1], err)
+	}
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	if err != nil {
+		return fail(fmt.Errorf("begin: %w", err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var mark int64
+	switch err := tx.QueryRowContext(ctx, `SELECT last_seq FROM terminal_event_marks WHERE terminal = ?`, terminal).Scan(&mark); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fail(fmt.Errorf("read the mark: %w", err))
+	}
+	first := batchplan.Unseen(seqs, mark)
+	if first == len(rows) {
+		return 0, tx.Rollback() // all resent: nothing to change
+	}
+	if err := insertEvents(ctx, tx, rows[first:]); err != nil {
+		return fail(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO terminal_event_marks (terminal, last_seq) VALUES (?, ?)
+ON CONFLICT (terminal) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`, terminal, seqs[len(seqs)-1]); err != nil {
+		return fail(fmt.Errorf("raise the mark: %w", err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
+	}
+	return len(rows) - first, nil
+}
+
+// insertEvents inserts event rows in tx, their IDs growing in the order given.
+func insertEvents(ctx context.Context, tx *sql.Tx, rows []batchplan.EventRow) error {
 	for start := 0; start < len(rows); start += chunkRows {
 		chunk := rows[start:min(start+chunkRows, len(rows))]
 		var q strings.Builder
@@ -41,11 +99,8 @@ func (s *Store) AppendEvents(ctx context.Context, es []storage.Event) (err error
 		}
 		// Rows of one INSERT get rowids in the order of its VALUES: IDs follow the order given.
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("sqlitestore: append %d events: events %d..%d: %w", len(rows), start, start+len(chunk)-1, err)
+			return fmt.Errorf("events %d..%d: %w", start, start+len(chunk)-1, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlitestore: append %d events: commit: %w", len(rows), err)
 	}
 	return nil
 }

@@ -90,6 +90,55 @@ CREATE INDEX events_meter ON events (meter_id, at);
 CREATE INDEX events_kind ON events (kind, at);
 `,
 	},
+	{
+		version:     3,
+		description: "commands, plans, terminal event marks",
+		sql: `
+CREATE TABLE commands (
+	id        TEXT    NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+	terminal  TEXT    NOT NULL,
+	meter_id  TEXT    NOT NULL,
+	action    TEXT    NOT NULL CHECK (length(action) BETWEEN 1 AND 64),
+	params    TEXT,
+	issued_by TEXT    NOT NULL,
+	issued    INTEGER NOT NULL CHECK (issued >= 946684800000 AND issued < 4102444800000),
+	expires   INTEGER NOT NULL CHECK (expires > issued AND expires < 4102444800000),
+	state     TEXT    NOT NULL CHECK (state IN ('pending', 'accepted', 'succeeded', 'failed', 'rejected', 'expired')),
+	reason    TEXT    NOT NULL DEFAULT '',
+	result    TEXT,
+	updated   INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX commands_issued ON commands (issued, id);
+CREATE INDEX commands_terminal ON commands (terminal, issued, id);
+CREATE INDEX commands_meter ON commands (meter_id, issued, id);
+CREATE INDEX commands_open ON commands (issued, id) WHERE state IN ('pending', 'accepted');
+
+CREATE TABLE plans (
+	terminal   TEXT    NOT NULL,
+	version    INTEGER NOT NULL CHECK (version >= 1),
+	body       BLOB    NOT NULL CHECK (length(body) BETWEEN 1 AND 1048576),
+	created    INTEGER NOT NULL,
+	created_by TEXT    NOT NULL,
+	PRIMARY KEY (terminal, version)
+) STRICT;
+
+CREATE TABLE plan_status (
+	terminal        TEXT    NOT NULL PRIMARY KEY,
+	latest_version  INTEGER NOT NULL DEFAULT 0 CHECK (latest_version >= 0),
+	applied_version INTEGER NOT NULL DEFAULT 0 CHECK (applied_version >= 0),
+	report_version  INTEGER NOT NULL DEFAULT 0 CHECK (report_version >= 0),
+	report_state    TEXT    NOT NULL DEFAULT '' CHECK (report_state IN ('', 'applied', 'rejected')),
+	report_error    TEXT    NOT NULL DEFAULT '',
+	reported_at     INTEGER
+) STRICT;
+
+CREATE TABLE terminal_event_marks (
+	terminal TEXT    NOT NULL PRIMARY KEY,
+	last_seq INTEGER NOT NULL CHECK (last_seq >= 0)
+) STRICT;
+`,
+	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.

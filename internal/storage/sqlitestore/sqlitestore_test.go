@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,35 +110,62 @@ func wantVersions(t *testing.T, path string) {
 	}
 }
 
-// TestUpgradeFromVersion1 opens a database at schema version 1 (made by removing what
-// version 2 added) and checks that version 2 is applied and works, the data kept.
-func TestUpgradeFromVersion1(t *testing.T) {
-	path, m := storedDB(t)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(t.Context(), `DROP TABLE events; DELETE FROM schema_version WHERE version >= 2`); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if vs := schemaVersions(t, path); len(vs) != 1 || vs[0] != 1 {
-		t.Fatalf("test setup: schema_version rows = %v, want [1]", vs)
-	}
+// addedTables lists the tables each schema version added after version 1.
+var addedTables = map[int][]string{
+	2: {"events"},
+	3: {"commands", "plans", "plan_status", "terminal_event_marks"},
+}
 
-	s := openAt(t, path)
-	wantVersions(t, path)
-	if n, err := s.CountReadings(t.Context(), m); err != nil || n != 1 {
-		t.Errorf("after the upgrade: CountReadings = %d, %v; want 1", n, err)
-	}
-	e := storage.Event{At: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Kind: "seq_gap", Severity: storage.SeverityWarning, Meter: m}
-	if err := s.AppendEvents(t.Context(), []storage.Event{e}); err != nil {
-		t.Fatalf("after the upgrade: AppendEvents: %v", err)
-	}
-	if es, err := s.Events(t.Context(), storage.EventQuery{Terminal: "T1"}); err != nil || len(es) != 1 {
-		t.Errorf("after the upgrade: Events = %+v, %v; want the one appended", es, err)
+// TestUpgrade opens databases at older schema versions (made by removing what the later
+// versions added) and checks that the missing versions are applied and work, the data kept.
+func TestUpgrade(t *testing.T) {
+	for from := 1; from < sqlitestore.SchemaVersion; from++ {
+		t.Run(fmt.Sprintf("from version %d", from), func(t *testing.T) {
+			path, m := storedDB(t)
+			if from >= 2 {
+				// An event stored before the upgrade must survive it.
+				s, err := sqlitestore.Open(t.Context(), path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := storage.Event{At: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "terminal_online", Severity: storage.SeverityInfo, Terminal: "T1"}
+				if err := s.AppendEvents(t.Context(), []storage.Event{e}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for v := from + 1; v <= sqlitestore.SchemaVersion; v++ {
+				for _, table := range addedTables[v] {
+					if _, err := db.ExecContext(t.Context(), `DROP TABLE `+table); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if _, err := db.ExecContext(t.Context(), `DELETE FROM schema_version WHERE version > ?`, from); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if vs := schemaVersions(t, path); len(vs) != from {
+				t.Fatalf("test setup: schema_version rows = %v, want 1 to %d", vs, from)
+			}
+
+			s := openAt(t, path)
+			wantVersions(t, path)
+			if from >= 2 {
+				if es, err := s.Events(t.Context(), storage.EventQuery{Kind: "terminal_online"}); err != nil || len(es) != 1 {
+					t.Errorf("after the upgrade: Events = %+v, %v; want the one stored before", es, err)
+				}
+			}
+			storagetest.CheckUpgraded(t, s, m)
+		})
 	}
 }
 
@@ -211,4 +239,8 @@ func TestClock(t *testing.T) {
 
 func BenchmarkStoreBatch(b *testing.B) {
 	storagetest.BenchStoreBatch(b, openAt(b, filepath.Join(b.TempDir(), "head-end.db")))
+}
+
+func BenchmarkCommands(b *testing.B) {
+	storagetest.BenchCommands(b, openAt(b, filepath.Join(b.TempDir(), "head-end.db")))
 }

@@ -64,3 +64,29 @@ func BenchStoreBatch(b *testing.B, s storage.Store) {
 	}
 	b.ReportMetric(float64(b.N*BenchBatchSize)/stored.Seconds(), "readings/s")
 }
+
+// BenchCommands measures a command's life as the head-end drives it: CreateCommand, then
+// UpdateCommand to accepted and to succeeded, and reports commands/s. s should be empty.
+func BenchCommands(b *testing.B, s storage.Store) {
+	b.Helper()
+	m, err := meterdata.NewMeterID("B1", "rs485-1", "000000000001")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	start := time.Now()
+	for n := 0; b.Loop(); n++ {
+		c := storage.Command{ID: fmt.Sprintf("bench%d", n), Terminal: "B1", Meter: m, Action: "relay_open", IssuedBy: "bench",
+			Params: map[string]string{"delay_s": "0"}, Issued: base.Add(time.Duration(n) * time.Millisecond)}
+		c.Expires = c.Issued.Add(time.Hour)
+		if err := s.CreateCommand(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		for _, state := range []string{storage.CommandAccepted, storage.CommandSucceeded} {
+			if _, changed, err := s.UpdateCommand(b.Context(), storage.CommandUpdate{ID: c.ID, State: state, Result: map[string]int64{"status3": 0}}); err != nil || !changed {
+				b.Fatalf("UpdateCommand(%s to %s) = %t, %v", c.ID, state, changed, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
+}

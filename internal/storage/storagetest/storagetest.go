@@ -50,6 +50,17 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"EventsQuery", testEventsQuery},
 		{"EventsRefused", testEventsRefused},
 		{"EventsConcurrency", testEventsConcurrency},
+		{"TerminalEvents", testTerminalEvents},
+		{"TerminalEventsRefused", testTerminalEventsRefused},
+		{"TerminalEventsConcurrency", testTerminalEventsConcurrency},
+		{"Commands", testCommands},
+		{"CommandsRefused", testCommandsRefused},
+		{"CommandStates", testCommandStates},
+		{"CommandsQuery", testCommandsQuery},
+		{"CommandsConcurrency", testCommandsConcurrency},
+		{"Plans", testPlans},
+		{"PlanReports", testPlanReports},
+		{"PlansConcurrency", testPlansConcurrency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
