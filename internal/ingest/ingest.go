@@ -32,6 +32,7 @@ type Store interface {
 	AppendEvents(ctx context.Context, es []storage.Event) error
 	storage.TerminalEventWriter
 	UpdateCommand(ctx context.Context, u storage.CommandUpdate) (storage.Command, bool, error)
+	Command(ctx context.Context, id string) (storage.Command, error)
 	ReportPlan(ctx context.Context, terminal string, version int64, state, reason string, at time.Time) error
 }
 
@@ -330,16 +331,26 @@ func (in *Ingest) processCommandResult(ctx context.Context, terminal string, pay
 		in.reject(fmt.Errorf("terminal %s: %w", terminal, err))
 		return
 	}
-	c, changed, err := in.store.UpdateCommand(ctx, storage.CommandUpdate{ID: r.ID, State: r.State, Reason: r.Reason, Result: r.Values, At: r.Time.Time})
+	// Only the command's own terminal may report on it.
+	c, err := in.store.Command(ctx, r.ID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		in.reject(fmt.Errorf("terminal %s: command result for unknown command %s", terminal, r.ID))
 		return
 	case err != nil:
-		in.log.Error("store command result", "terminal", terminal, "id", r.ID, "err", err)
+		in.log.Error("read command", "terminal", terminal, "id", r.ID, "err", err)
 		return
 	case c.Terminal != terminal:
 		in.reject(fmt.Errorf("terminal %s: command result for command %s of terminal %s", terminal, r.ID, c.Terminal))
+		return
+	}
+	c, changed, err := in.store.UpdateCommand(ctx, storage.CommandUpdate{ID: r.ID, State: r.State, Reason: r.Reason, Result: r.Values, At: r.Time.Time})
+	switch {
+	case errors.Is(err, storage.ErrInvalidCommand):
+		in.reject(fmt.Errorf("terminal %s: command result %s: %w", terminal, r.ID, err))
+		return
+	case err != nil:
+		in.log.Error("store command result", "terminal", terminal, "id", r.ID, "err", err)
 		return
 	case !changed:
 		return

@@ -16,12 +16,23 @@ import (
 )
 
 type acks struct {
-	mu   sync.Mutex
-	got  []message.Ack
-	tops []string
+	mu        sync.Mutex
+	got       []message.Ack
+	tops      []string
+	eventAcks []uint64
 }
 
 func (a *acks) PublishAck(_ context.Context, topic string, p []byte) error {
+	if strings.HasSuffix(topic, "/"+message.DownEventAck) {
+		ea, err := message.DecodeEventAck(p)
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.eventAcks = append(a.eventAcks, ea.LastSeq)
+		return nil
+	}
 	ack, err := message.DecodeAck(p)
 	if err != nil {
 		return err
@@ -198,5 +209,81 @@ func TestStatusAndMeters(t *testing.T) {
 func TestSubscriptions(t *testing.T) {
 	if got := Subscriptions("g")[0]; got != "$share/g/gridmeter/v1/+/up/readings" {
 		t.Fatalf("shared subscription %q", got)
+	}
+}
+
+// TestEventsStoredOnceAndAcked: a terminal's events are stored once by their sequence, a
+// resent or overlapping batch adds only what is new, and each batch is acknowledged up to
+// its last sequence after the commit; a malformed batch is refused and not acknowledged.
+func TestEventsStoredOnceAndAcked(t *testing.T) {
+	in, st, a, handle := setup(t)
+	topic := message.Topic("T1", message.UpEvents)
+	at := time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)
+	events := func(seqs ...uint64) []byte {
+		b := message.EventBatch{Terminal: "T1"}
+		for _, s := range seqs {
+			b.Events = append(b.Events, message.Event{Seq: s, Meter: "T1.bus1.000000000001", Time: message.Time{Time: at.Add(time.Duration(s) * time.Minute)},
+				Kind: message.EventMeterSilent})
+		}
+		p, _ := b.Encode()
+		return p
+	}
+	handle(topic, events(1, 2))
+	handle(topic, events(1, 2))    // resent after a lost ack
+	handle(topic, events(2, 3, 4)) // overlapping
+	handle(topic, []byte(`{"v":1,"terminal":"T1","events":[{"seq":5,"time":"2026-11-24T04:00:00Z","kind":"meteor"}]}`))
+	es, err := st.Events(context.Background(), storage.EventQuery{Terminal: "T1", Kind: "meter_silent"})
+	if err != nil || len(es) != 4 {
+		t.Fatalf("stored %d events (%v), want 4", len(es), err)
+	}
+	if es[0].Severity != storage.SeverityAlarm || es[0].Meter != "T1.bus1.000000000001" || es[0].Message == "" {
+		t.Fatalf("event stored as %+v", es[0])
+	}
+	if got := a.eventAcks; len(got) != 3 || got[0] != 2 || got[1] != 2 || got[2] != 4 {
+		t.Fatalf("event acks %v, want [2 2 4]", got)
+	}
+	if s := in.Stats(); s.Events != 4 || s.Rejected != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestCommandResults: a terminal's reports move a command forward once; a report for an
+// unknown command or another terminal's command is refused; a final state is an event.
+func TestCommandResults(t *testing.T) {
+	in, st, _, handle := setup(t)
+	ctx := context.Background()
+	issued := time.Now().UTC().Truncate(time.Millisecond)
+	if err := st.CreateCommand(ctx, storage.Command{ID: "c1", Terminal: "T1", Meter: "T1.bus1.000000000001", Action: "relay_open",
+		IssuedBy: "op", Issued: issued, Expires: issued.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	report := func(terminal, id, state string) []byte {
+		p, _ := message.CommandResult{Terminal: terminal, ID: id, State: state, Time: message.Time{Time: time.Now()},
+			Values: map[string]int64{"status3": 16}}.Encode()
+		return p
+	}
+	topic := message.Topic("T1", message.UpCmdResult)
+	handle(topic, report("T1", "c1", message.CmdAccepted))
+	handle(topic, report("T1", "c1", message.CmdSucceeded))
+	handle(topic, report("T1", "c1", message.CmdAccepted)) // a late repeat changes nothing
+	handle(topic, report("T1", "c9", message.CmdSucceeded))
+	// Another terminal reporting on an open command of T1 changes nothing.
+	if err := st.CreateCommand(ctx, storage.Command{ID: "c2", Terminal: "T1", Meter: "T1.bus1.000000000001", Action: "freeze",
+		IssuedBy: "op", Issued: issued, Expires: issued.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	handle(message.Topic("T2", message.UpCmdResult), report("T2", "c2", message.CmdFailed))
+	if c, _ := st.Command(ctx, "c2"); c.State != storage.CommandPending {
+		t.Fatalf("T2 moved T1's command: %+v", c)
+	}
+	c, err := st.Command(ctx, "c1")
+	if err != nil || c.State != storage.CommandSucceeded || c.Result["status3"] != 16 {
+		t.Fatalf("command %+v, %v", c, err)
+	}
+	if s := in.Stats(); s.CommandUpdate != 2 || s.Rejected != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+	if es, _ := st.Events(ctx, storage.EventQuery{Kind: "command_succeeded"}); len(es) != 1 || es[0].Meter != c.Meter {
+		t.Fatalf("events %+v", es)
 	}
 }
