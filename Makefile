@@ -40,10 +40,12 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/linux-arm/terminal ./cmd/terminal
 	@ls -l $(BIN)/linux-arm64/terminal $(BIN)/linux-arm/terminal
 
-## chaos: the fault-injection suite with CHAOS_EVENTS (default 50) kills and network cuts
+## chaos: the fault-injection suite with CHAOS_EVENTS (default 50) kills and network cuts;
+## CHAOS_BROKER=external runs its own Mosquitto (on a free port) and restarts it too
 CHAOS_EVENTS ?= 50
+CHAOS_BROKER ?= embedded
 chaos: build
-	$(BIN)/gridmeter-chaos -bin $(BIN) -events $(CHAOS_EVENTS)
+	$(BIN)/gridmeter-chaos -bin $(BIN) -events $(CHAOS_EVENTS) -broker $(CHAOS_BROKER)
 
 ## bench: benchmarks, printing their figures
 bench:

@@ -2,8 +2,12 @@
 // with its embedded broker, terminals) as separate processes, and while readings flow it
 // kills the terminals and the head-end with SIGKILL at random moments (the embedded broker
 // dies and restarts with the head-end), cuts the network between terminals and broker
-// through a relay it controls, and cuts meters' power (outages scheduled in the simulator). Afterwards it accounts, per meter, for every polling slot of
-// the period: stored exactly once, or a gap explained by a terminal outage.
+// through a relay it controls, and cuts meters' power (outages scheduled in the simulator).
+// With an external broker (Options.Broker "external") it runs Mosquitto itself, the
+// head-end connecting to it as a client, and restarts the broker (SIGKILL, then the same
+// port and configuration) as one more kind of disruption. Afterwards it accounts, per meter,
+// for every polling slot of the period: stored exactly once, or a gap explained by a
+// terminal outage.
 //
 // Used by `make chaos` (cmd/gridmeter-chaos) and, in a shorter form, by the e2e tests.
 package chaos
@@ -37,7 +41,7 @@ import (
 type Options struct {
 	BinDir            string // holds headend, terminal and metersim
 	WorkDir           string // configurations, databases, journals and process logs
-	Events            int    // disruptions: kills and network cuts
+	Events            int    // disruptions: kills, broker restarts and network cuts
 	Terminals         int    // default 2
 	MetersPerTerminal int    // default 3
 	Interval          time.Duration
@@ -45,11 +49,32 @@ type Options struct {
 	MaxPause          time.Duration // default 2 s
 	Seed              int64
 	Log               io.Writer // progress; nil discards
+
+	// Broker is "embedded" (the default: the head-end's own broker, which dies and restarts
+	// with it) or "external": a Mosquitto the runner starts on a free port with a password
+	// file and the contract's ACL, and restarts itself at random moments.
+	Broker string
+	// Mosquitto is the external broker's binary; default "mosquitto" on PATH
+	// (mosquitto_passwd is taken from beside it, or from PATH).
+	Mosquitto string
+	// BrokerVolatile turns the external broker's persistence off, so its sessions, queued
+	// messages and retained messages die with it. Nothing may be lost either way: the
+	// terminal releases a reading only on the head-end's application ack, never on the
+	// broker's PUBACK.
+	BrokerVolatile bool
 }
+
+// Broker modes of Options.Broker.
+const (
+	BrokerEmbedded = "embedded"
+	BrokerExternal = "external"
+)
 
 // Result is the accounting of a run.
 type Result struct {
+	Broker                                           string // embedded, external/persistent or external/volatile
 	Events, TerminalKills, HeadEndKills, NetworkCuts int
+	BrokerRestarts                                   int // external broker only
 	PowerCuts                                        int // meter outages scheduled in the simulator
 	Journaled                                        int // readings the terminals journaled
 	Stored                                           int // readings of the chaos terminals' meters stored in the head-end
@@ -64,8 +89,12 @@ type Result struct {
 
 // String prints the figures on one line.
 func (r Result) String() string {
-	return fmt.Sprintf("events=%d (terminal kills=%d head-end kills=%d network cuts=%d) meter power cuts=%d journaled=%d stored=%d lost=%d duplicated=%d mismatched=%d phantoms=%d gaps=%d gaps_explained=%d duration=%s",
-		r.Events, r.TerminalKills, r.HeadEndKills, r.NetworkCuts, r.PowerCuts, r.Journaled, r.Stored, r.Lost, r.Duplicated, r.Mismatched, r.Phantoms, r.Gaps, r.GapsExplained, r.Duration.Round(time.Second))
+	restarts := ""
+	if strings.HasPrefix(r.Broker, BrokerExternal) {
+		restarts = fmt.Sprintf(" broker restarts=%d", r.BrokerRestarts)
+	}
+	return fmt.Sprintf("broker=%s events=%d (terminal kills=%d head-end kills=%d%s network cuts=%d) meter power cuts=%d journaled=%d stored=%d lost=%d duplicated=%d mismatched=%d phantoms=%d gaps=%d gaps_explained=%d duration=%s",
+		r.Broker, r.Events, r.TerminalKills, r.HeadEndKills, restarts, r.NetworkCuts, r.PowerCuts, r.Journaled, r.Stored, r.Lost, r.Duplicated, r.Mismatched, r.Phantoms, r.Gaps, r.GapsExplained, r.Duration.Round(time.Second))
 }
 
 // OK reports whether nothing was lost, doubled, altered or invented. Gaps are reported, not
@@ -87,6 +116,7 @@ type runner struct {
 
 	sim      *proc
 	headend  *proc
+	mosq     *mosquitto // external broker; nil when embedded
 	terms    []*proc
 	termIDs  []string
 	meters   map[string][]meterdata.MeterID // terminal → meters
@@ -120,6 +150,18 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
+	mode := BrokerEmbedded
+	switch opt.Broker {
+	case "", BrokerEmbedded:
+		opt.Broker = BrokerEmbedded
+	case BrokerExternal:
+		mode = BrokerExternal + "/persistent"
+		if opt.BrokerVolatile {
+			mode = BrokerExternal + "/volatile"
+		}
+	default:
+		return Result{}, fmt.Errorf("broker %q: want %s or %s", opt.Broker, BrokerEmbedded, BrokerExternal)
+	}
 	r := &runner{opt: opt, rnd: rand.New(rand.NewSource(opt.Seed)), log: opt.Log, meters: map[string][]meterdata.MeterID{},
 		outages: map[string][]outage{}, firstUp: map[string]time.Time{}, powerCut: map[meterdata.MeterID][]outage{}}
 	defer r.stopAll()
@@ -127,6 +169,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	res, err := r.disrupt(ctx)
+	res.Broker = mode
 	for _, cuts := range r.powerCut {
 		res.PowerCuts += len(cuts)
 	}
@@ -172,12 +215,9 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	simAddr = strings.Fields(simAddr)[0]
 
-	// Head-end with its embedded broker on fixed ports (they must survive its restarts).
+	// Head-end with its embedded broker on fixed ports (they must survive its restarts), or
+	// an external broker on a fixed port the head-end connects to.
 	if r.httpAddr, err = freePort(); err != nil {
-		return err
-	}
-	brokerAddr, err := freePort()
-	if err != nil {
 		return err
 	}
 	r.password = "chaos-admin"
@@ -185,11 +225,33 @@ func (r *runner) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Broker logins: the head-end's service account and one per terminal, listed in the
+	// head-end's configuration (the embedded broker's password list) and, for an external
+	// broker, in its password file too.
+	const headendPassword = "chaos-headend"
+	logins := map[string]string{"headend": headendPassword}
 	var tb strings.Builder
 	for i := 1; i <= r.opt.Terminals; i++ {
 		id := fmt.Sprintf("C%d", i)
 		r.termIDs = append(r.termIDs, id)
-		fmt.Fprintf(&tb, "  - id: %s\n    secret_sha256: %s\n", id, broker.HashSecret("secret-"+id))
+		logins[id] = "secret-" + id
+		fmt.Fprintf(&tb, "  - id: %s\n    secret_sha256: %s\n", id, broker.HashSecret(logins[id]))
+	}
+	var brokerAddr, mqttCfg string
+	if r.opt.Broker == BrokerExternal {
+		if r.mosq, err = newMosquitto(dir, r.opt.Mosquitto, logins, !r.opt.BrokerVolatile); err != nil {
+			return err
+		}
+		if err := r.mosq.start(ctx); err != nil {
+			return err
+		}
+		brokerAddr = r.mosq.addr
+		mqttCfg = fmt.Sprintf("  url: mqtt://%s\n", brokerAddr)
+	} else {
+		if brokerAddr, err = freePort(); err != nil {
+			return err
+		}
+		mqttCfg = fmt.Sprintf("  embedded:\n    listen: %s\n", brokerAddr)
 	}
 	hcfg := fmt.Sprintf(`http:
   listen: %s
@@ -197,17 +259,15 @@ storage:
   backend: sqlite
   sqlite_path: %s
 mqtt:
-  embedded:
-    listen: %s
-  client_id: headend
+%s  client_id: headend
   username: headend
-  password: chaos-headend
+  password: %s
 terminals:
 %susers:
   - name: admin
     role: admin
     password_hash: %s
-`, r.httpAddr, filepath.Join(dir, "headend.db"), brokerAddr, tb.String(), pwHash)
+`, r.httpAddr, filepath.Join(dir, "headend.db"), mqttCfg, headendPassword, tb.String(), pwHash)
 	if err := os.WriteFile(filepath.Join(dir, "headend.yaml"), []byte(hcfg), 0o600); err != nil {
 		return err
 	}
@@ -260,8 +320,8 @@ buses:
 		r.terms = append(r.terms, p)
 	}
 	r.start = time.Now()
-	r.logf("running: %d terminals × %d meters every %s; meters %s, head-end http://%s, broker %s via relay %s",
-		r.opt.Terminals, r.opt.MetersPerTerminal, r.opt.Interval, simAddr, r.httpAddr, brokerAddr, r.proxy.addr())
+	r.logf("running: %d terminals × %d meters every %s; meters %s, head-end http://%s, %s broker %s via relay %s",
+		r.opt.Terminals, r.opt.MetersPerTerminal, r.opt.Interval, simAddr, r.httpAddr, r.opt.Broker, brokerAddr, r.proxy.addr())
 	return nil
 }
 
@@ -300,6 +360,42 @@ func (r *runner) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+type eventKind int
+
+const (
+	terminalKill eventKind = iota
+	headEndKill
+	brokerRestart
+	networkCut
+)
+
+// draw picks the next disruption. With the embedded broker: 45 % terminal kills, 35 %
+// head-end kills, 20 % network cuts (the shares, and so a seed's schedule, as before the
+// external broker existed); with an external one: 35 %, 25 %, 25 % broker restarts, 15 %.
+func (r *runner) draw() eventKind {
+	x := r.rnd.Intn(100)
+	if r.mosq == nil {
+		switch {
+		case x < 45:
+			return terminalKill
+		case x < 80:
+			return headEndKill
+		default:
+			return networkCut
+		}
+	}
+	switch {
+	case x < 35:
+		return terminalKill
+	case x < 60:
+		return headEndKill
+	case x < 85:
+		return brokerRestart
+	default:
+		return networkCut
+	}
+}
+
 // disrupt runs the random disruptions.
 func (r *runner) disrupt(ctx context.Context) (Result, error) {
 	var res Result
@@ -311,8 +407,12 @@ func (r *runner) disrupt(ctx context.Context) (Result, error) {
 			return res, err
 		}
 		res.Events++
-		switch x := r.rnd.Intn(100); {
-		case x < 45:
+		kind := r.draw()
+		if r.mosq != nil && res.Events == r.opt.Events && res.BrokerRestarts == 0 {
+			kind = brokerRestart // even a short run restarts the external broker once
+		}
+		switch kind {
+		case terminalKill:
 			i := r.rnd.Intn(len(r.terms))
 			p, id := r.terms[i], r.termIDs[i]
 			down := r.pause(0, 1500*time.Millisecond)
@@ -329,10 +429,14 @@ func (r *runner) disrupt(ctx context.Context) (Result, error) {
 			r.outages[id] = append(r.outages[id], outage{from, time.Now()})
 			r.mu.Unlock()
 			res.TerminalKills++
-		case x < 80:
+		case headEndKill:
 			down := r.pause(0, 1500*time.Millisecond)
 			r.headend.kill()
-			r.logf("event %d: kill -9 head-end (and its broker), down %s", res.Events, down.Round(time.Millisecond))
+			what := "head-end (and its broker)"
+			if r.mosq != nil {
+				what = "head-end"
+			}
+			r.logf("event %d: kill -9 %s, down %s", res.Events, what, down.Round(time.Millisecond))
 			if err := r.sleep(ctx, down); err != nil {
 				return res, err
 			}
@@ -340,7 +444,18 @@ func (r *runner) disrupt(ctx context.Context) (Result, error) {
 				return res, err
 			}
 			res.HeadEndKills++
-		default:
+		case brokerRestart:
+			down := r.pause(0, 1500*time.Millisecond)
+			r.mosq.p.kill()
+			r.logf("event %d: kill -9 broker (mosquitto), down %s", res.Events, down.Round(time.Millisecond))
+			if err := r.sleep(ctx, down); err != nil {
+				return res, err
+			}
+			if err := r.mosq.start(ctx); err != nil {
+				return res, err
+			}
+			res.BrokerRestarts++
+		case networkCut:
 			d := r.pause(500*time.Millisecond, 3*time.Second)
 			r.logf("event %d: network cut between terminals and broker for %s", res.Events, d.Round(time.Millisecond))
 			r.proxy.cut(d)
@@ -559,6 +674,9 @@ func (r *runner) stopAll() {
 	}
 	if r.headend != nil {
 		r.headend.stop()
+	}
+	if r.mosq != nil {
+		r.mosq.p.stop()
 	}
 	if r.sim != nil {
 		r.sim.stop()
