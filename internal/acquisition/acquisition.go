@@ -73,6 +73,9 @@ type Options struct {
 	FirstFrozen int
 	// RemoteConcurrency bounds the cycles of Remote buses running at once; default 64.
 	RemoteConcurrency int
+	// Memory configures the settlement, load-profile and status passes (settlement.go,
+	// loadprofile.go, status.go); the zero value disables them.
+	Memory MemoryOptions
 	// OnAppended is called (never blocking the bus) after readings became durable.
 	OnAppended func()
 	Logger     *slog.Logger
@@ -115,6 +118,7 @@ type Scheduler struct {
 	counterFaults, powerDownEvents    atomic.Uint64
 	frozen, frozenGaps                atomic.Uint64
 	lastCycle                         atomic.Int64 // duration of the last cycle of any bus, ns
+	memoryCounters                                 // of the settlement, load-profile and status passes
 }
 
 // New validates the buses and returns a scheduler.
@@ -134,6 +138,11 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 	if opt.RemoteConcurrency <= 0 {
 		opt.RemoteConcurrency = 64
 	}
+	mo, err := opt.Memory.normalize()
+	if err != nil {
+		return nil, err
+	}
+	opt.Memory = mo
 	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{},
 		remote: make(chan struct{}, opt.RemoteConcurrency),
 		jobs:   map[string]chan job{}, meterBus: map[meterdata.MeterID]string{}, running: make(chan struct{})}
@@ -177,6 +186,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 func (s *Scheduler) runBus(ctx context.Context, b Bus) {
 	var lastFrozen time.Time
 	fr, hasFrozen := b.Reader.(FrozenReader)
+	// Before the first cycle: the load-profile backfill starts from each meter's newest
+	// instant slot journaled before it.
+	mem := s.newMemoryRun(ctx, b, s.opt.Memory, &s.memoryCounters)
 	for {
 		if b.Remote && !s.turn(ctx, b) {
 			return
@@ -188,6 +200,9 @@ func (s *Scheduler) runBus(ctx context.Context, b Bus) {
 		if ctx.Err() == nil && hasFrozen && s.opt.FrozenInterval > 0 && (lastFrozen.IsZero() || time.Since(lastFrozen) >= s.opt.FrozenInterval) {
 			lastFrozen = time.Now()
 			s.frozenPass(ctx, b, fr)
+		}
+		if ctx.Err() == nil {
+			s.memoryPasses(ctx, b, slot, mem)
 		}
 		if b.Remote {
 			<-s.remote
@@ -360,6 +375,11 @@ type Stats struct {
 	FrozenGaps                        uint64 // catch-ups that reached beyond a meter's memory
 	CounterFaults                     uint64 // readings flagged suspect for their energy register
 	PowerDownEvents                   uint64 // meters' power-down records journaled as events
+	Settlements                       uint64 // settlement (monthly) readings journaled
+	SettlementGaps                    uint64 // settlement catch-ups that reached beyond a meter's 12 settlements
+	ProfileBackfilled                 uint64 // instant readings recovered from meters' load profiles
+	ProfileGaps                       uint64 // instant slots missed and not recoverable (not kept by the meter, or beyond the depth)
+	Statuses                          uint64 // status-word readings journaled
 }
 
 // Plus adds the counters of b (a previous scheduler's) to a; LastCycle is b's if set.
@@ -375,6 +395,11 @@ func (a Stats) Plus(b Stats) Stats {
 	a.FrozenGaps += b.FrozenGaps
 	a.CounterFaults += b.CounterFaults
 	a.PowerDownEvents += b.PowerDownEvents
+	a.Settlements += b.Settlements
+	a.SettlementGaps += b.SettlementGaps
+	a.ProfileBackfilled += b.ProfileBackfilled
+	a.ProfileGaps += b.ProfileGaps
+	a.Statuses += b.Statuses
 	return a
 }
 
@@ -383,7 +408,8 @@ func (s *Scheduler) Stats() Stats {
 	return Stats{Reads: s.reads.Load(), Failures: s.failures.Load(), Overruns: s.overruns.Load(),
 		Cycles: s.cycles.Load(), LastCycle: time.Duration(s.lastCycle.Load()),
 		Frozen: s.frozen.Load(), FrozenGaps: s.frozenGaps.Load(), CounterFaults: s.counterFaults.Load(),
-		PowerDownEvents: s.powerDownEvents.Load()}
+		PowerDownEvents: s.powerDownEvents.Load(), Settlements: s.settlements.Load(), SettlementGaps: s.settlementGaps.Load(),
+		ProfileBackfilled: s.profileBackfilled.Load(), ProfileGaps: s.profileGaps.Load(), Statuses: s.statuses.Load()}
 }
 
 // Meter returns the state of one meter.

@@ -73,6 +73,15 @@ type AcquisitionConfig struct {
 	SettlementInterval config.Duration `yaml:"settlement_interval"`
 	// StatusInterval: how often the meters' run status words are read; 0s disables.
 	StatusInterval config.Duration `yaml:"status_interval"`
+	// FirstSettlements: how many settlements (months) to read for a meter seen the first
+	// time, 1 to 12.
+	FirstSettlements int `yaml:"first_settlements"`
+	// LoadProfileDepth: how far back instant readings missed during an outage (terminal,
+	// bus or meter down) are recovered from the meters' load profiles (06000001); 0s
+	// disables. Only with an instant_interval that is a multiple of load_profile_period.
+	LoadProfileDepth config.Duration `yaml:"load_profile_depth"`
+	// LoadProfilePeriod: the meters' load-profile record period (04000A02); default 15m.
+	LoadProfilePeriod config.Duration `yaml:"load_profile_period"`
 	// TCPConcurrency bounds the TCP buses (gateways, Modbus TCP meters) polled at once;
 	// default 64. Serial buses are always polled in parallel.
 	TCPConcurrency int `yaml:"tcp_concurrency"`
@@ -202,7 +211,8 @@ type MeterConfig struct {
 func Defaults() Config {
 	return Config{Acquisition: AcquisitionConfig{InstantInterval: config.Duration(time.Minute),
 		DailyFrozenInterval: config.Duration(time.Hour), FirstFrozenDays: 1,
-		SettlementInterval: config.Duration(6 * time.Hour), StatusInterval: config.Duration(time.Hour)}}
+		SettlementInterval: config.Duration(6 * time.Hour), StatusInterval: config.Duration(time.Hour),
+		FirstSettlements: 1, LoadProfileDepth: config.Duration(7 * 24 * time.Hour), LoadProfilePeriod: config.Duration(15 * time.Minute)}}
 }
 
 // Validate names the first bad field.
@@ -249,6 +259,15 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Acquisition.FirstFrozenDays; n < 1 || n > 62 {
 		return fmt.Errorf("acquisition.first_frozen_days %d: want 1 to 62", n)
+	}
+	if n := c.Acquisition.FirstSettlements; n < 1 || n > 12 {
+		return fmt.Errorf("acquisition.first_settlements %d: want 1 to 12", n)
+	}
+	if d := c.Acquisition.LoadProfileDepth.D(); d < 0 || d > 62*24*time.Hour {
+		return fmt.Errorf("acquisition.load_profile_depth %s: want 0s (off) to 1488h (62 days)", d)
+	}
+	if d := c.Acquisition.LoadProfilePeriod.D(); d < time.Minute || d > time.Hour || d%time.Minute != 0 {
+		return fmt.Errorf("acquisition.load_profile_period %s: want whole minutes, 1m to 60m", d)
 	}
 	if len(c.Buses) == 0 {
 		return errors.New("buses: none configured")

@@ -23,11 +23,23 @@ func (t *Terminal) writeMetrics(w io.Writer) {
 	counter("gridmeter_terminal_frozen_readings_total", st.Acquisition.Frozen)
 	counter("gridmeter_terminal_frozen_gaps_total", st.Acquisition.FrozenGaps)
 	counter("gridmeter_terminal_counter_faults_total", st.Acquisition.CounterFaults)
+	counter("gridmeter_terminal_settlement_readings_total", st.Acquisition.Settlements)
+	counter("gridmeter_terminal_settlement_gaps_total", st.Acquisition.SettlementGaps)
+	counter("gridmeter_terminal_profile_backfilled_total", st.Acquisition.ProfileBackfilled)
+	counter("gridmeter_terminal_profile_gap_slots_total", st.Acquisition.ProfileGaps)
+	counter("gridmeter_terminal_status_readings_total", st.Acquisition.Statuses)
 	s.NewGauge("gridmeter_terminal_last_cycle_seconds", func() float64 { return st.Acquisition.LastCycle.Seconds() })
 	counter("gridmeter_terminal_published_total", st.Uplink.Published)
 	counter("gridmeter_terminal_acked_total", st.Uplink.Acked)
 	counter("gridmeter_terminal_rejected_batches_total", st.Uplink.Rejected)
 	counter("gridmeter_terminal_resends_total", st.Uplink.Resends)
+	counter("gridmeter_terminal_commands_received_total", st.CommandsReceived)
+	counter("gridmeter_terminal_commands_done_total", st.CommandsDone)
+	counter("gridmeter_terminal_commands_rejected_total", st.CommandsRejected)
+	counter("gridmeter_terminal_commands_dropped_total", st.CommandsDropped)
+	counter("gridmeter_terminal_plans_rejected_total", st.PlansRejected)
+	planVersion := float64(t.currentPlan().version())
+	s.NewGauge("gridmeter_terminal_plan_version", func() float64 { return planVersion })
 	s.NewGauge("gridmeter_terminal_batches_in_flight", func() float64 { return float64(st.Uplink.InFlight) })
 	connected := 0.0
 	if t.conn != nil && t.conn.Connected() {
@@ -43,8 +55,9 @@ func (t *Terminal) writeMetrics(w io.Writer) {
 		s.NewGauge("gridmeter_terminal_journal_bytes", func() float64 { return float64(js.Bytes) })
 		counter("gridmeter_terminal_journal_dropped_total", js.Dropped)
 	}
-	for _, m := range t.cfg.Meters() {
-		ms, ok := t.sched.Meter(m.ID)
+	sched := t.scheduler()
+	for _, m := range t.currentPlan().meters {
+		ms, ok := sched.Meter(m.ID)
 		if !ok {
 			continue
 		}

@@ -106,6 +106,9 @@ func (t *Terminal) newScheduler(p *plan) (*acquisition.Scheduler, error) {
 	return acquisition.New(buses, t.journal, acquisition.Options{Interval: p.acq.InstantInterval.D(), Logger: t.log,
 		FrozenInterval: p.acq.DailyFrozenInterval.D(), FirstFrozen: p.acq.FirstFrozenDays,
 		RemoteConcurrency: p.acq.TCPConcurrency,
+		Memory: acquisition.MemoryOptions{SettlementInterval: p.acq.SettlementInterval.D(), FirstSettlements: p.acq.FirstSettlements,
+			LoadProfileDepth: p.acq.LoadProfileDepth.D(), LoadProfilePeriod: p.acq.LoadProfilePeriod.D(),
+			StatusInterval: p.acq.StatusInterval.D()},
 		OnAppended: func() {
 			if up := t.up; up != nil {
 				up.Wake()
