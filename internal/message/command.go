@@ -102,8 +102,14 @@ func DecodeCommand(terminal string, p []byte) (Command, error) {
 	if t := c.Meter.Terminal(); t != terminal {
 		return fail("meter %q: not a meter of terminal %q", string(c.Meter), terminal)
 	}
-	if c.Issued.IsZero() || c.Expires.IsZero() {
-		return fail("issued and expires are required")
+	if err := checkTime("issued", c.Issued); err != nil {
+		return fail("%w", err)
+	}
+	if err := checkTime("expires", c.Expires); err != nil {
+		return fail("%w", err)
+	}
+	if len(c.Params) == 0 {
+		c.Params = nil
 	}
 	if !c.Expires.After(c.Issued.Time) {
 		return fail("expires %s: not after issued %s", c.Expires.Format(timeLayout), c.Issued.Format(timeLayout))
@@ -187,8 +193,11 @@ func DecodeCommandResult(terminal string, p []byte) (CommandResult, error) {
 	default:
 		return CommandResult{}, fmt.Errorf("command result %s: state %.80q: want accepted, succeeded, failed, rejected or expired", r.ID, r.State)
 	}
-	if r.Time.IsZero() {
-		return CommandResult{}, fmt.Errorf("command result %s: time is required", r.ID)
+	if err := checkTime("time", r.Time); err != nil {
+		return CommandResult{}, fmt.Errorf("command result %s: %w", r.ID, err)
+	}
+	if len(r.Values) == 0 {
+		r.Values = nil
 	}
 	if len(r.Reason) > maxErrorMessage {
 		return CommandResult{}, fmt.Errorf("command result %s: reason: longer than %d bytes", r.ID, maxErrorMessage)

@@ -27,7 +27,7 @@ type Plan struct {
 	Acquisition *PlanAcquisition `json:"acquisition,omitempty"`
 	// Meters, when present, replaces the terminal's meter list: every meter on a bus the
 	// terminal has; at most 255 per bus.
-	Meters []PlanMeter `json:"meters,omitempty"`
+	Meters []PlanMeter `json:"meters"`
 }
 
 // PlanAcquisition holds the polling intervals per data kind, as Go durations ("15m"); an
@@ -162,6 +162,9 @@ func DecodePlan(terminal string, p []byte) (Plan, error) {
 	if pl.Terminal != terminal {
 		return Plan{}, fmt.Errorf("plan: terminal %q does not match topic terminal %q", pl.Terminal, terminal)
 	}
+	if err := checkTime("plan: issued", pl.Issued); err != nil {
+		return Plan{Version: pl.Version}, err
+	}
 	if err := ValidatePlan(pl); err != nil {
 		return Plan{Version: pl.Version}, err
 	}
@@ -212,8 +215,8 @@ func DecodeConfigReport(terminal string, p []byte) (ConfigReport, error) {
 	default:
 		return ConfigReport{}, fmt.Errorf("config report: state %.40q: want applied or rejected", r.State)
 	}
-	if r.Time.IsZero() {
-		return ConfigReport{}, fmt.Errorf("config report: time is required")
+	if err := checkTime("config report: time", r.Time); err != nil {
+		return ConfigReport{}, err
 	}
 	return r, nil
 }
@@ -285,8 +288,11 @@ func DecodeEventBatch(terminal string, p []byte) (EventBatch, error) {
 		default:
 			return EventBatch{}, fmt.Errorf("event batch: events[%d].kind %.40q: unknown", i, e.Kind)
 		}
-		if e.Time.Before(meterdata.EarliestTime) || !e.Time.Before(meterdata.LatestTime) {
-			return EventBatch{}, fmt.Errorf("event batch: events[%d].time %s: out of range", i, e.Time.Format(timeLayout))
+		if err := checkTime(fmt.Sprintf("event batch: events[%d].time", i), e.Time); err != nil {
+			return EventBatch{}, err
+		}
+		if len(e.Data) == 0 {
+			b.Events[i].Data = nil
 		}
 		if len(e.Message) > maxErrorMessage || len(e.Data) > 16 {
 			return EventBatch{}, fmt.Errorf("event batch: events[%d]: message at most %d bytes, data at most 16 figures", i, maxErrorMessage)
@@ -323,4 +329,13 @@ func DecodeEventAck(p []byte) (EventAck, error) {
 		return EventAck{}, fmt.Errorf("event ack: last_seq 0: want 1 or more")
 	}
 	return a, nil
+}
+
+// checkTime refuses a time outside meterdata.EarliestTime..LatestTime (a missing one too).
+func checkTime(what string, t Time) error {
+	if t.Before(meterdata.EarliestTime) || !t.Before(meterdata.LatestTime) {
+		return fmt.Errorf("%s %s: missing or out of range (want %s to %s)", what, t.Format(timeLayout),
+			meterdata.EarliestTime.Format("2006"), meterdata.LatestTime.Format("2006"))
+	}
+	return nil
 }
