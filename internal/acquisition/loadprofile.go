@@ -2,6 +2,7 @@ package acquisition
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -58,8 +59,9 @@ type slotRun struct{ from, to time.Time }
 // so far, it flags the record invalid) and those older than LoadProfileDepth are lost:
 // counted, logged with the meter and the range, and journaled as gap events. After a failed read, or
 // loadProfileBatchesPerPass requests, the rest is left to the next pass. profileDone is
-// kept in memory: after a restart the outage counts from the journal's newest instant
-// reading, and slots an earlier run left unrecovered are not looked at again.
+// kept in the journal after every pass (settings profile_done/<meter>), and taken back
+// at start when it is older than the meter's newest instant reading: a backfill cut short
+// by a restart, a kill or a new plan resumes where it stood.
 func (s *Scheduler) loadProfilePass(ctx context.Context, b Bus, lr LoadProfileReader, slot time.Time, r *memoryRun) {
 	top := slot.Add(-s.opt.Interval)
 	for _, m := range b.Meters {
@@ -83,6 +85,58 @@ func (s *Scheduler) loadProfilePass(ctx context.Context, b Bus, lr LoadProfileRe
 			continue
 		}
 		r.profileDone[m.ID] = s.backfill(ctx, b, m, lr, runs, slot, top, r)
+	}
+	s.saveProfileDone(ctx, b, r)
+}
+
+// settingsJournal is the journal's small key-value store, where the load-profile backfill
+// keeps its position per meter (the journal in production; a journal without it keeps
+// the position in memory only).
+type settingsJournal interface {
+	Setting(ctx context.Context, name string) ([]byte, bool, error)
+	SetSettings(ctx context.Context, values map[string][]byte) error
+}
+
+const profileDoneSetting = "profile_done/" // + meter id: Unix ms, 8 bytes big-endian
+
+// savedProfileDone returns the backfill position a previous run kept for a meter.
+func (s *Scheduler) savedProfileDone(ctx context.Context, id meterdata.MeterID) (time.Time, bool) {
+	sj, ok := s.j.(settingsJournal)
+	if !ok {
+		return time.Time{}, false
+	}
+	v, ok, err := sj.Setting(ctx, profileDoneSetting+string(id))
+	if err != nil || !ok || len(v) != 8 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC(), true
+}
+
+// saveProfileDone keeps the bus's backfill positions in the journal, in one transaction per
+// pass, so that a restart (or a kill before the first pass after an outage) resumes the
+// backfill instead of starting from the newest live reading and forgetting the outage.
+func (s *Scheduler) saveProfileDone(ctx context.Context, b Bus, r *memoryRun) {
+	sj, ok := s.j.(settingsJournal)
+	if !ok || ctx.Err() != nil {
+		return
+	}
+	vals := make(map[string][]byte, len(b.Meters))
+	for _, m := range b.Meters {
+		if t, ok := r.profileDone[m.ID]; ok && !t.Equal(r.profileSaved[m.ID]) {
+			vals[profileDoneSetting+string(m.ID)] = binary.BigEndian.AppendUint64(nil, uint64(t.UnixMilli()))
+		}
+	}
+	if len(vals) == 0 {
+		return
+	}
+	if err := sj.SetSettings(ctx, vals); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("load-profile backfill position not kept", "bus", b.Name, "err", err)
+		}
+		return
+	}
+	for _, m := range b.Meters {
+		r.profileSaved[m.ID] = r.profileDone[m.ID]
 	}
 }
 

@@ -605,3 +605,46 @@ func TestLoadProfileFromSimulatedMeter(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadProfileResumesAfterARestart: the backfill position is kept in the journal, so a
+// terminal killed after its first cycle back (whose live reading hides the outage from the
+// journal's newest time) still recovers the outage after the next start.
+func TestLoadProfileResumesAfterARestart(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		j := openJournal(t, dir)
+		defer j.Close()
+		ms := meters(t, "bus1", "000000000001")
+		id := ms[0].ID
+		t0 := time.Now()
+		rd := &profileMeter{period: quarter}
+		b := Bus{Name: "bus1", Reader: rd, Meters: ms}
+		mo := MemoryOptions{LoadProfileDepth: 7 * 24 * time.Hour}
+
+		// Run 1: two live slots and a pass, which keeps the position.
+		s, r, _ := newPassScheduler(t, j, b, Options{Interval: quarter}, mo)
+		for i := range 2 {
+			live(t, j, id, t0.Add(time.Duration(i)*quarter))
+		}
+		time.Sleep(quarter + time.Second)
+		s.loadProfilePass(ctx, b, rd, t0.Add(quarter), r)
+
+		// Down 2 hours; run 2 journals its first live slot and is killed before its pass.
+		time.Sleep(2 * time.Hour)
+		live(t, j, id, time.Now().Truncate(quarter))
+
+		// Run 3: the outage is still recovered.
+		time.Sleep(quarter)
+		s, r, c := newPassScheduler(t, j, b, Options{Interval: quarter}, mo)
+		slot := time.Now().Truncate(quarter)
+		live(t, j, id, slot)
+		s.loadProfilePass(ctx, b, rd, slot, r)
+		if n := c.profileBackfilled.Load(); n != 7 {
+			t.Fatalf("%d slots recovered after the restart, want the 7 of the outage (00:30 to 02:00)", n)
+		}
+		if c.profileGaps.Load() != 0 {
+			t.Fatalf("gaps %d", c.profileGaps.Load())
+		}
+	})
+}

@@ -96,6 +96,8 @@ type memoryRun struct {
 	// profileDone holds per meter the newest slot up to which every instant slot is
 	// journaled, recovered or counted lost.
 	profileDone map[meterdata.MeterID]time.Time
+	// profileSaved is what the journal keeps of profileDone (written after each pass).
+	profileSaved map[meterdata.MeterID]time.Time
 }
 
 // newMemoryRun prepares the passes of a bus, before its first cycle: it finds the readers
@@ -104,7 +106,7 @@ type memoryRun struct {
 // that the first cycles do not read are the outage to recover. A meter with none starts
 // from the current slot.
 func (s *Scheduler) newMemoryRun(ctx context.Context, b Bus, opt MemoryOptions, c *memoryCounters) *memoryRun {
-	r := &memoryRun{c: c, profileDone: map[meterdata.MeterID]time.Time{}}
+	r := &memoryRun{c: c, profileDone: map[meterdata.MeterID]time.Time{}, profileSaved: map[meterdata.MeterID]time.Time{}}
 	var err error
 	if r.opt, err = opt.normalize(); err != nil {
 		s.log.Error("settlement, load profile and status passes off", "bus", b.Name, "err", err)
@@ -132,6 +134,11 @@ func (s *Scheduler) newMemoryRun(ctx context.Context, b Bus, opt MemoryOptions, 
 				}
 				if !have {
 					last = start
+				}
+				// A backfill an earlier run left unfinished (or a kill before its first
+				// pass) starts from where that run stood.
+				if saved, ok := s.savedProfileDone(ctx, m.ID); ok && saved.Before(last) {
+					last = saved
 				}
 				r.profileDone[m.ID] = last
 			}

@@ -184,6 +184,19 @@ func (j *Journal) SetSetting(ctx context.Context, name string, value []byte) err
 	})
 }
 
+// SetSettings keeps several named values in one transaction.
+func (j *Journal) SetSettings(ctx context.Context, values map[string][]byte) error {
+	return j.write(ctx, "set settings", func(ctx context.Context, tx *sql.Tx) error {
+		for name, value := range values {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO setting (name, value) VALUES (?, ?)
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Setting returns a named value; ok is false if none is kept.
 func (j *Journal) Setting(ctx context.Context, name string) (value []byte, ok bool, err error) {
 	if j.closed.Load() {

@@ -180,4 +180,13 @@ func TestCommands(t *testing.T) {
 	if v, ok, err := j.Setting(ctx, "plan"); err != nil || !ok || string(v) != "v2" {
 		t.Fatalf("setting: %q %v %v", v, ok, err)
 	}
+	if err := j.SetSettings(ctx, map[string][]byte{"a": []byte("1"), "plan": []byte("v3")}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := j.Setting(ctx, "plan"); string(v) != "v3" {
+		t.Fatalf("settings: plan %q", v)
+	}
+	if v, _, _ := j.Setting(ctx, "a"); string(v) != "1" {
+		t.Fatalf("settings: a %q", v)
+	}
 }
