@@ -201,7 +201,7 @@ func (t *Terminal) receivePlan(ctx context.Context, b []byte) {
 				return // not reported: the retained plan comes again after a reconnect
 			}
 			t.mu.Lock()
-			t.plan, t.sched = p, s
+			t.plan, t.nextSched = p, s // acquire swaps the scheduler once the old one stopped
 			t.mu.Unlock()
 			select {
 			case t.replan <- struct{}{}:
@@ -254,6 +254,9 @@ func (t *Terminal) acquire(ctx context.Context) error {
 			<-done
 			t.mu.Lock()
 			t.pastStats = t.pastStats.Plus(s.Stats()) // counters continue across plans
+			if t.nextSched != nil {
+				t.sched, t.nextSched = t.nextSched, nil
+			}
 			t.mu.Unlock()
 		}
 	}

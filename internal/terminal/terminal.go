@@ -45,8 +45,9 @@ type Terminal struct {
 	iec102Addr   atomic.Value // string: where the outstation listens
 	metricsAddr  atomic.Value // string: where /metrics is served
 	mu           sync.Mutex
-	checks       []message.Check // the self-check's result, once it has run
-	plan         *plan           // the acquisition plan in force (with sched)
+	checks       []message.Check        // the self-check's result, once it has run
+	plan         *plan                  // the acquisition plan in force
+	nextSched    *acquisition.Scheduler // the plan's scheduler, until acquire swaps it in
 	pastStats    acquisition.Stats
 
 	replan                                        chan struct{} // a new scheduler is in force
