@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -423,52 +422,30 @@ func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseReadingQuery reads from, to (RFC 3339; default the last hour), kind and limit.
-func parseReadingQuery(r *http.Request, now time.Time) (storage.ReadingQuery, error) {
-	vals := r.URL.Query()
-	for k := range vals {
-		switch k {
-		case "from", "to", "kind", "limit":
-		default:
-			return storage.ReadingQuery{}, badRequest("unknown parameter %q: want from, to, kind, limit", k)
-		}
+func parseReadingQuery(r *http.Request, now time.Time) (q storage.ReadingQuery, err error) {
+	p, err := queryParams(r, "from", "to", "kind", "limit")
+	if err != nil {
+		return q, err
 	}
-	q := storage.ReadingQuery{To: now.UTC(), Limit: 10000}
-	parseTime := func(name string, dst *time.Time) error {
-		v := vals.Get(name)
-		if v == "" {
-			return nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return badRequest("%s: invalid time %q: want RFC 3339 (2026-01-02T15:04:05Z)", name, v)
-		}
-		*dst = t.UTC()
-		return nil
-	}
-	if err := parseTime("to", &q.To); err != nil {
+	q.To = now.UTC()
+	if err := p.time("to", &q.To); err != nil {
 		return q, err
 	}
 	q.From = q.To.Add(-time.Hour)
-	if err := parseTime("from", &q.From); err != nil {
+	if err := p.time("from", &q.From); err != nil {
 		return q, err
 	}
 	if !q.From.Before(q.To) {
 		return q, badRequest("from %s is not before to %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
-	if k := vals.Get("kind"); k != "" {
+	if k := p.vals.Get("kind"); k != "" {
 		if err := meterdata.Kind(k).Validate(); err != nil {
 			return q, badRequest("%v", err)
 		}
 		q.Kind = meterdata.Kind(k)
 	}
-	if l := vals.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxReadings {
-			return q, badRequest("limit %q: want a whole number from 1 to %d", l, MaxReadings)
-		}
-		q.Limit = n
-	}
-	return q, nil
+	q.Limit, err = p.limit(10000, MaxReadings)
+	return q, err
 }
 
 // stream serves stored readings live as Server-Sent Events.
@@ -560,48 +537,10 @@ type eventView struct {
 
 // events lists the event log, newest first: ?terminal=&meter=&kind=&from=&to=&limit=.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	vals := r.URL.Query()
-	q := storage.EventQuery{Terminal: vals.Get("terminal"), Meter: meterdata.MeterID(vals.Get("meter")), Kind: vals.Get("kind"), Limit: 1000}
-	for k := range vals {
-		switch k {
-		case "terminal", "meter", "kind", "from", "to", "limit":
-		default:
-			writeError(w, badRequest("unknown parameter %q: want terminal, meter, kind, from, to, limit", k))
-			return
-		}
-	}
-	if q.Terminal != "" {
-		if err := meterdata.ValidateTerminalID(q.Terminal); err != nil {
-			writeError(w, badRequest("terminal: %v", err))
-			return
-		}
-	}
-	if q.Meter != "" {
-		if err := q.Meter.Validate(); err != nil {
-			writeError(w, badRequest("meter: %v", err))
-			return
-		}
-	}
-	for _, b := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if v := vals.Get(b.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				writeError(w, badRequest("%s: invalid time %q: want RFC 3339 (2026-01-02T15:04:05Z)", b.name, v))
-				return
-			}
-			*b.dst = t.UTC()
-		}
-	}
-	if l := vals.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 10000 {
-			writeError(w, badRequest("limit %q: want a whole number from 1 to 10000", l))
-			return
-		}
-		q.Limit = n
+	q, err := parseEventQuery(r)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	es, err := s.opt.Store.Events(r.Context(), q)
 	if err != nil {
@@ -613,4 +552,27 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		out[i] = eventView{ID: e.ID, At: e.At.UTC(), Kind: e.Kind, Severity: e.Severity, Terminal: e.Terminal, Meter: e.Meter, Message: e.Message, Data: e.Data}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
+// parseEventQuery reads terminal, meter, kind, from, to and limit.
+func parseEventQuery(r *http.Request) (q storage.EventQuery, err error) {
+	p, err := queryParams(r, "terminal", "meter", "kind", "from", "to", "limit")
+	if err != nil {
+		return q, err
+	}
+	q.Kind = p.vals.Get("kind")
+	if q.Terminal, err = p.terminal(); err != nil {
+		return q, err
+	}
+	if q.Meter, err = p.meter(); err != nil {
+		return q, err
+	}
+	if err = p.time("from", &q.From); err != nil {
+		return q, err
+	}
+	if err = p.time("to", &q.To); err != nil {
+		return q, err
+	}
+	q.Limit, err = p.limit(1000, 10000)
+	return q, err
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"gridmeter/internal/auth"
+	"gridmeter/internal/dispatch"
 	"gridmeter/internal/live"
 	"gridmeter/internal/meterdata"
 	"gridmeter/internal/storage"
@@ -77,7 +79,8 @@ func newFixture(t *testing.T) *fixture {
 	hub := live.NewHub()
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "gridmeter_up 1\n") })
 	s := New(Options{Store: st, Users: users, Sessions: auth.NewSessions(time.Hour), Hub: hub, Metrics: metrics,
-		Now: func() time.Time { return t0.Add(30 * time.Minute) }})
+		Now:      func() time.Time { return t0.Add(30 * time.Minute) },
+		Dispatch: dispatch.New(st, noBroker{}, dispatch.Options{}), Commands: st})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, hub: hub, store: st}
@@ -418,5 +421,60 @@ func TestEvents(t *testing.T) {
 		if status, body := f.do(t, "GET", "/api/v1/events?"+q, "viewer", "look", ""); status != 400 || !strings.Contains(body, want) {
 			t.Errorf("%s: %d %s, want 400 with %q", q, status, body, want)
 		}
+	}
+}
+
+// noBroker is the down-link without a broker: commands and plans are stored, publishing
+// fails (the re-send would deliver them). The broker path is tested in e2e.
+type noBroker struct{}
+
+func (noBroker) Publish(context.Context, string, []byte, bool) error {
+	return errors.New("no broker here")
+}
+
+func TestCommandRoutes(t *testing.T) {
+	f := newFixture(t)
+	path := "/api/v1/meters/" + string(m1) + "/commands"
+	if status, body := f.do(t, "POST", path, "viewer", "look", `{"action":"read_now"}`); status != 403 {
+		t.Fatalf("viewer issuing a command: %d %s", status, body)
+	}
+	status, body := f.do(t, "POST", path, "admin", "secret", `{"action":"relay_open","ttl_s":60}`)
+	if status != 202 || !strings.Contains(body, `"state":"pending"`) || !strings.Contains(body, `"issued_by":"admin"`) {
+		t.Fatalf("issue: %d %s", status, body)
+	}
+	var c struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &c); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ method, path, body, want string }{
+		{"POST", path, `{"action":"explode"}`, "action"},
+		{"POST", path, `{"action":"freeze","ttl_s":-5}`, "ttl_s"},
+		{"POST", path, `{"action":"freeze","colour":1}`, "colour"},
+		{"GET", "/api/v1/commands?open=perhaps", "", "open"},
+		{"GET", "/api/v1/commands?when=now", "", "unknown parameter"},
+		{"GET", "/api/v1/commands/bad%20id", "", "id"},
+		{"PUT", "/api/v1/terminals/T1/plan", `{"acquisition":{"status_interval":"5ms"}}`, "status_interval"},
+	} {
+		if status, body := f.do(t, bad.method, bad.path, "admin", "secret", bad.body); status != 400 || !strings.Contains(body, bad.want) {
+			t.Errorf("%s %s %s: %d %s, want 400 naming %q", bad.method, bad.path, bad.body, status, body, bad.want)
+		}
+	}
+	if status, body := f.do(t, "GET", "/api/v1/commands/"+c.ID, "viewer", "look", ""); status != 200 || !strings.Contains(body, `"action":"relay_open"`) {
+		t.Fatalf("get command: %d %s", status, body)
+	}
+	if status, _ := f.do(t, "GET", "/api/v1/commands/c-unknown", "viewer", "look", ""); status != 404 {
+		t.Fatalf("unknown command: %d", status)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/commands?open=true&meter="+string(m1), "viewer", "look", ""); status != 200 || strings.Count(body, `"id"`) != 1 {
+		t.Fatalf("list: %d %s", status, body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/terminals/T1/plan", "viewer", "look", ""); status != 404 || !strings.Contains(body, "own configuration") {
+		t.Fatalf("no plan yet: %d %s", status, body)
+	}
+	if status, body := f.do(t, "PUT", "/api/v1/terminals/T1/plan", "admin", "secret", `{"acquisition":{"instant_interval":"15m"}}`); status != 201 || !strings.Contains(body, `"version":1`) {
+		t.Fatalf("put plan: %d %s", status, body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/terminals/T1/plan", "viewer", "look", ""); status != 200 || !strings.Contains(body, `"instant_interval":"15m"`) || !strings.Contains(body, `"applied_version":0`) {
+		t.Fatalf("get plan: %d %s", status, body)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"gridmeter/internal/auth"
@@ -96,43 +95,10 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"commands": []commandView{}})
 		return
 	}
-	vals := r.URL.Query()
-	q := storage.CommandQuery{Terminal: vals.Get("terminal"), Meter: meterdata.MeterID(vals.Get("meter")), Limit: 100}
-	for k := range vals {
-		switch k {
-		case "terminal", "meter", "open", "limit":
-		default:
-			writeError(w, badRequest("unknown parameter %q: want terminal, meter, open, limit", k))
-			return
-		}
-	}
-	if q.Terminal != "" {
-		if err := meterdata.ValidateTerminalID(q.Terminal); err != nil {
-			writeError(w, badRequest("terminal: %v", err))
-			return
-		}
-	}
-	if q.Meter != "" {
-		if err := q.Meter.Validate(); err != nil {
-			writeError(w, badRequest("meter: %v", err))
-			return
-		}
-	}
-	if v := vals.Get("open"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			writeError(w, badRequest("open %q: want true or false", v))
-			return
-		}
-		q.Open = b
-	}
-	if l := vals.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 10000 {
-			writeError(w, badRequest("limit %q: want a whole number from 1 to 10000", l))
-			return
-		}
-		q.Limit = n
+	q, err := parseCommandQuery(r)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	cs, err := s.opt.Commands.Commands(r.Context(), q)
 	if err != nil {
@@ -250,4 +216,23 @@ func (s *Server) putPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("acquisition plan pushed", "terminal", id, "version", p.Version, "user", u.Name)
 	writeJSON(w, http.StatusCreated, viewPlan(p))
+}
+
+// parseCommandQuery reads terminal, meter, open and limit.
+func parseCommandQuery(r *http.Request) (q storage.CommandQuery, err error) {
+	p, err := queryParams(r, "terminal", "meter", "open", "limit")
+	if err != nil {
+		return q, err
+	}
+	if q.Terminal, err = p.terminal(); err != nil {
+		return q, err
+	}
+	if q.Meter, err = p.meter(); err != nil {
+		return q, err
+	}
+	if q.Open, err = p.bool("open"); err != nil {
+		return q, err
+	}
+	q.Limit, err = p.limit(100, 10000)
+	return q, err
 }
