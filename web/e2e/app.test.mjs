@@ -42,6 +42,7 @@ const UI_TIMEOUT = 10_000; // a page element appears
 const METERS_TIMEOUT = 30_000; // all meters listed (the list refreshes every 10 s)
 const LIVE_TIMEOUT = 15_000; // the live stream delivers a new reading
 const TEST_TIMEOUT = 90_000;
+const COMMAND_TIMEOUT = 10_000; // a command reaches its final state (it pre-empts the polls)
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -161,6 +162,44 @@ async function login(page, demo) {
 async function waitForMeters(page, n) {
   await within(`${n} meter rows`, METERS_TIMEOUT, (timeout) =>
     page.waitForFunction(([sel, want]) => document.querySelectorAll(sel).length === want, [tid('meter-row'), n], { timeout }));
+}
+
+// openMeter opens a meter's view from the list and waits for its commands card to know
+// the meter (the buttons, or the viewer's hint, appear once the meter is loaded).
+async function openMeter(page, id) {
+  await page.locator(`${tid('meter-row')}[data-meter-id="${id}"]`).click();
+  await within(`the meter view of ${id}`, UI_TIMEOUT, (timeout) =>
+    page.waitForFunction((want) => document.querySelector('[data-testid="meter-title"]').textContent.trim() === want &&
+      !document.querySelector('[data-testid="meter-view"]').hidden, id, { timeout }));
+  await within(`the commands of ${id}`, UI_TIMEOUT, (timeout) =>
+    page.waitForFunction(() => {
+      const shown = (t) => { const e = document.querySelector(`[data-testid="${t}"]`); return e && !e.hidden; };
+      return (shown('cmd-actions') || shown('cmd-hint')) && (shown('cmd-empty') ? !/Loading/.test(document.querySelector('[data-testid="cmd-empty"]').textContent) : true);
+    }, null, { timeout }));
+}
+
+// sendCommand presses a command button (and the confirming second tap when asked),
+// waits until the new command's row reaches a final state and returns that row.
+async function sendCommand(page, button, action, { confirm = false } = {}) {
+  const rows = page.locator(tid('cmd-row'));
+  const before = await rows.evaluateAll((els) => els.map((e) => e.dataset.commandId));
+  await page.locator(tid(button)).click();
+  if (confirm) {
+    const yes = page.locator(tid('cmd-confirm-yes'));
+    await within(`the confirm step of ${action}`, UI_TIMEOUT, (timeout) => yes.waitFor({ state: 'visible', timeout }));
+    assert.equal(await page.locator(tid('cmd-confirm')).getAttribute('data-action'), action);
+    assert.deepEqual(await rows.evaluateAll((els) => els.map((e) => e.dataset.commandId)), before, `the first tap on ${button} sends nothing`);
+    await yes.click();
+    assert.equal(await page.locator(tid('cmd-confirm')).isVisible(), false, 'the confirm step closes');
+  }
+  const id = await within(`a new ${action} command row`, UI_TIMEOUT, async (timeout) => (await page.waitForFunction(([want, old]) =>
+    [...document.querySelectorAll('[data-testid="cmd-row"]')].map((e) => e.dataset.commandId)
+      .find((x) => !old.includes(x) && document.querySelector(`[data-command-id="${x}"]`).dataset.action === want),
+  [action, before], { timeout })).jsonValue());
+  const row = page.locator(`${tid('cmd-row')}[data-command-id="${id}"]`);
+  await within(`${action} ${id} to reach a final state`, COMMAND_TIMEOUT, (timeout) =>
+    page.waitForFunction((cid) => !['pending', 'accepted'].includes(document.querySelector(`[data-command-id="${cid}"]`)?.dataset.state), id, { timeout }));
+  return row;
 }
 
 async function horizontalOverflow(page) {
@@ -322,6 +361,114 @@ describe('gridmeter web app', { timeout: 5 * 60_000 }, () => {
     assert.equal(await page.locator(`${tid('meter-row')}[aria-current="true"]`).getAttribute('data-meter-id'), selected);
   });
 
+  test('an admin reads a meter now and opens and closes its relay', { timeout: TEST_TIMEOUT }, async () => {
+    // The last DL/T 645 meter: not the one the other tests look at, since its relay opens.
+    const ids = await page.locator(tid('meter-row')).evaluateAll((els) =>
+      els.filter((e) => e.querySelector('.proto')?.textContent === 'dlt645').map((e) => e.dataset.meterId));
+    assert.ok(ids.length > 0, 'a DL/T 645 meter in the list');
+    const id = ids[ids.length - 1];
+    const listRequests = [];
+    const onRequest = (req) => {
+      const u = new URL(req.url());
+      if (u.pathname === '/api/v1/commands' && u.searchParams.get('meter') === id) listRequests.push(Date.now());
+    };
+    page.on('request', onRequest);
+    try {
+      await openMeter(page, id);
+      for (const b of ['cmd-read-now', 'cmd-relay-open', 'cmd-relay-close', 'cmd-time-sync']) {
+        assert.equal(await page.locator(tid(b)).isVisible(), true, `${b} is shown to an admin on a DL/T 645 meter`);
+      }
+
+      let row = await sendCommand(page, 'cmd-read-now', 'read_now');
+      assert.equal(await row.getAttribute('data-state'), 'succeeded', `read_now: ${await row.textContent()}`);
+      assert.match(await row.locator(tid('cmd-value-p')).textContent(), /^-?[\d,]+\.\d{3}$/, 'P in kW with 3 decimals');
+      assert.match(await row.locator(tid('cmd-value-u_a')).textContent(), /^[\d,]+\.\d$/, 'U a in V with 1 decimal');
+      assert.match(await row.locator(tid('cmd-value-e_imp')).textContent(), /^[\d,]+\.\d{2}$/, 'energy in kWh with 2 decimals');
+      assert.equal(await row.locator(tid('cmd-state')).textContent(), 'Succeeded');
+      assert.match(await page.locator(tid('cmd-live')).textContent(), /Read now: succeeded/, 'the live region announces the result');
+
+      // Cancel leaves the relay alone.
+      await page.locator(tid('cmd-relay-open')).click();
+      await page.locator(tid('cmd-confirm-no')).click();
+      assert.equal(await page.locator(tid('cmd-confirm')).isVisible(), false, 'Cancel closes the confirm step');
+
+      row = await sendCommand(page, 'cmd-relay-open', 'relay_open', { confirm: true });
+      assert.equal(await row.getAttribute('data-state'), 'succeeded', `relay_open: ${await row.textContent()}`);
+      assert.equal(await row.locator(tid('cmd-relay-state')).getAttribute('data-relay'), 'open');
+      assert.equal(await row.locator(tid('cmd-relay-state')).textContent(), 'Relay open');
+      await page.screenshot({ path: path.join(resultsDir, 'desktop-commands.png'), fullPage: true });
+
+      row = await sendCommand(page, 'cmd-relay-close', 'relay_close', { confirm: true });
+      assert.equal(await row.getAttribute('data-state'), 'succeeded', `relay_close: ${await row.textContent()}`);
+      assert.equal(await row.locator(tid('cmd-relay-state')).getAttribute('data-relay'), 'closed');
+      assert.match(await page.locator(tid('cmd-live')).textContent(), /Close relay: succeeded, relay closed/);
+      assert.equal(await page.locator(`${tid('cmd-list')} ${tid('cmd-row')}`).first().getAttribute('data-action'), 'relay_close', 'newest first');
+
+      // With no command open the polling stops.
+      const polls = listRequests.length;
+      await page.waitForTimeout(1500);
+      assert.equal(listRequests.length, polls, 'no command list requests once every command is final');
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
+  test('Modbus meters offer Read now only, and a refused command shows the server message', { timeout: TEST_TIMEOUT }, async () => {
+    const id = await page.locator(tid('meter-row')).evaluateAll((els) =>
+      els.find((e) => e.querySelector('.proto')?.textContent === 'modbus')?.dataset.meterId);
+    assert.ok(id, 'a Modbus meter in the list');
+    await openMeter(page, id);
+    assert.equal(await page.locator(tid('cmd-read-now')).isVisible(), true, 'Read now on a Modbus meter');
+    for (const b of ['cmd-relay-open', 'cmd-relay-close', 'cmd-time-sync']) {
+      assert.equal(await page.locator(tid(b)).count(), 0, `${b} is not offered on a Modbus meter`);
+    }
+
+    // A 400 from the API: the banner shows the server's message.
+    const message = 'action "read_now": test refusal';
+    const route = `**/api/v1/meters/${encodeURIComponent(id)}/commands`;
+    await page.route(route, (r) => r.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: { status: 400, message } }) }));
+    try {
+      const rows = await page.locator(tid('cmd-row')).count();
+      await page.locator(tid('cmd-read-now')).click();
+      const banner = page.locator(tid('error-banner'));
+      await within('the error banner', UI_TIMEOUT, (timeout) => banner.waitFor({ state: 'visible', timeout }));
+      assert.ok((await banner.textContent()).includes(message), `banner: ${await banner.textContent()}`);
+      assert.equal(await page.locator(tid('cmd-row')).count(), rows, 'a refused command adds no row');
+    } finally {
+      await page.unroute(route);
+    }
+  });
+
+  test('a viewer sees the commands but no buttons', { timeout: TEST_TIMEOUT }, async () => {
+    // The demo has only its admin, so the role is changed on the way to the page: the
+    // buttons depend on the role the API reports.
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    ctx.setDefaultTimeout(UI_TIMEOUT);
+    try {
+      const viewer = await ctx.newPage();
+      watch(viewer, problems);
+      const asViewer = async (r) => {
+        const res = await r.fetch();
+        const body = await res.json();
+        await r.fulfill({ response: res, json: res.ok() ? { ...body, role: 'viewer' } : body });
+      };
+      await viewer.route('**/api/v1/login', asViewer);
+      await viewer.route('**/api/v1/me', asViewer);
+      await viewer.goto(demo.url + '/', { timeout: UI_TIMEOUT });
+      await login(viewer, demo);
+      await waitForMeters(viewer, METERS);
+      const id = await viewer.locator(tid('meter-row')).evaluateAll((els) =>
+        els.filter((e) => e.querySelector('.proto')?.textContent === 'dlt645').map((e) => e.dataset.meterId).pop());
+      await openMeter(viewer, id);
+      assert.equal(await viewer.locator(`${tid('cmd-actions')} button`).count(), 0, 'no command buttons for a viewer');
+      assert.match(await viewer.locator(tid('cmd-hint')).textContent(), /operator role/);
+      await within('the commands sent by the admin', UI_TIMEOUT, (timeout) =>
+        viewer.locator(`${tid('cmd-row')}[data-action="relay_close"][data-state="succeeded"]`).first().waitFor({ state: 'visible', timeout }));
+    } finally {
+      await ctx.close();
+    }
+  });
+
   test('a 360×740 phone has no horizontal overflow', { timeout: TEST_TIMEOUT }, async () => {
     const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     ctx.setDefaultTimeout(UI_TIMEOUT);
@@ -347,6 +494,9 @@ describe('gridmeter web app', { timeout: 5 * 60_000 }, () => {
       await within('the chart on the phone', UI_TIMEOUT, (timeout) => phone.locator(`${tid('chart')} canvas`).first().waitFor({ state: 'visible', timeout }));
       await within('a reading on the phone', UI_TIMEOUT, (timeout) =>
         phone.waitForFunction((sel) => /\d\d:\d\d:\d\d/.test(document.querySelector(sel).textContent), tid('last-reading'), { timeout }));
+      await within('the command buttons on the phone', UI_TIMEOUT, (timeout) => phone.locator(tid('cmd-read-now')).waitFor({ state: 'visible', timeout }));
+      const buttons = await phone.locator(`${tid('cmd-actions')} button`).evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+      assert.ok(buttons.length > 0 && buttons.every((x) => x >= 44), `command buttons at least 44 px high: ${buttons}`);
       o = await horizontalOverflow(phone);
       assert.ok(o.scrollWidth <= 360, `meter view scrollWidth ${o.scrollWidth} > 360`);
       await phone.screenshot({ path: path.join(resultsDir, 'mobile-meter.png'), fullPage: true });

@@ -1,5 +1,5 @@
 // gridmeter web app: sign-in, the meter list, and a meter view with the last hour of
-// readings and a live stream. A plain ES module with no build step; the only library is
+// readings, a live stream and the meter's commands. A plain ES module with no build step; the only library is
 // uPlot (vendor/uplot), loaded before this module as a classic deferred script.
 //
 // Wire units (see the API): u_* mV, i_* mA, p* mW, q mvar, pf thousandths, f mHz,
@@ -431,6 +431,7 @@ class MeterView {
     this.ageTimer = null;
     this.chartWidth = 0;
     this.lastReload = 0;
+    this.commands = new CommandsCard(id);
   }
 
   open() {
@@ -449,6 +450,7 @@ class MeterView {
     this.connect();
     this.loadMeta();
     this.loadHistory();
+    this.commands.open();
   }
 
   close() {
@@ -462,6 +464,7 @@ class MeterView {
     this.chart = null;
     $('chart').replaceChildren();
     $('stream-notice').hidden = true;
+    this.commands.close();
   }
 
   async loadMeta() {
@@ -476,10 +479,12 @@ class MeterView {
         tstate ? h('span', { class: `badge ${tstate}`, title: `terminal ${m.terminal}` }, `${m.terminal} ${tstate}`) : null,
       );
       if (m.latest) this.showIfNewer(m.latest);
+      this.commands.setMeter(m);
     } catch (e) {
       if (this.closed) return;
       if (e.status === 404 || e.status === 400) {
         this.notice(`This meter is not known to the head-end (${e.message}).`);
+        this.commands.hide();
         this.setStream('disconnected', null);
         if (this.es) this.es.close();
         this.es = null;
@@ -768,6 +773,386 @@ function timeTicks(u, splits) {
 // trimNum prints an axis tick without float noise (0.30000000000000004 → 0.3).
 function trimNum(v) {
   return String(Number.parseFloat(v.toPrecision(6)));
+}
+
+// ---------------------------------------------------------------------------
+// commands card
+
+const CMD_LIMIT = 10; // commands listed per meter
+const CMD_POLL_MS = 1000; // while a listed command is open
+// A command sent from the page expires after 2 minutes: an operator at the screen expects it
+// now, and a relay must not switch a quarter of an hour later because the terminal was offline.
+const CMD_TTL_S = 120;
+const CMD_RETRY_MS = 5000; // after a failed list request
+
+// RELAY_OPEN_BIT is bit 4 of run status word 3 (DL/T 645-2007): 1 = relay open, load off.
+const RELAY_OPEN_BIT = 16;
+
+// ROLE_RANK orders the API roles; sending commands needs operator or above.
+const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
+const roleAllows = (role, need) => (ROLE_RANK[role] || 0) >= ROLE_RANK[need];
+
+// COMMANDS are the card's buttons in their order on screen (two by two on a phone: the
+// relay pair on its own row). confirm: the inline second step a relay command needs.
+const COMMANDS = [
+  { action: 'read_now', label: 'Read now', testid: 'cmd-read-now', modbus: true },
+  { action: 'time_sync', label: 'Sync time', testid: 'cmd-time-sync' },
+  {
+    action: 'relay_open', label: 'Open relay', testid: 'cmd-relay-open', danger: true,
+    confirm: { question: 'Open the relay of meter', effect: 'This cuts the customer’s supply.', yes: 'Open relay' },
+  },
+  {
+    action: 'relay_close', label: 'Close relay', testid: 'cmd-relay-close',
+    confirm: { question: 'Close the relay of meter', effect: 'This restores the customer’s supply.', yes: 'Close relay' },
+  },
+];
+
+const ACTION_LABELS = {
+  read_now: 'Read now',
+  time_sync: 'Sync time',
+  relay_open: 'Open relay',
+  relay_close: 'Close relay',
+  set_param: 'Set parameter',
+  freeze: 'Freeze',
+};
+
+// STATE_TONES: pending and accepted are still in progress, the rest are final.
+const STATE_TONES = { pending: 'busy', accepted: 'busy', succeeded: 'ok', failed: 'bad', rejected: 'bad', expired: 'bad' };
+const STATE_LABELS = {
+  pending: 'Pending', accepted: 'Accepted', succeeded: 'Succeeded', failed: 'Failed', rejected: 'Rejected', expired: 'Expired',
+};
+const isOpenCommand = (c) => c.state === 'pending' || c.state === 'accepted';
+
+// READ_NOW_VALUES are the channels a read_now row shows.
+const READ_NOW_VALUES = [
+  ['p', 'P', 'kW'],
+  ['u_a', 'U a', 'V'],
+  ['e_imp', 'E imp', 'kWh'],
+];
+
+function actionLabel(c) {
+  const label = ACTION_LABELS[c.action] || c.action;
+  const params = Object.entries(c.params || {});
+  if (params.length === 0) return label;
+  return `${label} (${params.map(([k, v]) => `${k} ${v}`).join(', ')})`;
+}
+
+// fmtValue formats a channel the way the values card does (VALUE_FIELDS).
+function fmtValue(name, v) {
+  const f = VALUE_FIELDS.find(([n]) => n === name);
+  return f ? fmt(v, f[1], f[2]) : fmt(v, 1, 0);
+}
+
+// relayOpen decodes the relay state from a relay command's result, or null.
+function relayOpen(result) {
+  return result && typeof result.status3 === 'number' ? (result.status3 & RELAY_OPEN_BIT) !== 0 : null;
+}
+
+// commandResult renders what a command brought back: the main values of read_now, the
+// relay state read back after a relay command, the clock drift corrected by time_sync.
+function commandResult(c) {
+  const r = c.result;
+  if (!r || Object.keys(r).length === 0) return null;
+  const box = (...children) => h('div', { class: 'cmd-result', 'data-testid': 'cmd-result' }, ...children);
+  switch (c.action) {
+    case 'read_now': {
+      const shown = READ_NOW_VALUES.filter(([name]) => typeof r[name] === 'number');
+      if (shown.length === 0) return null;
+      return box(...shown.map(([name, label, unit]) => h(
+        'span',
+        { class: 'cmd-value' },
+        h('span', { class: 'muted' }, label),
+        ' ',
+        h('span', { class: 'num', 'data-testid': `cmd-value-${name}` }, fmtValue(name, r[name])),
+        ' ',
+        h('small', {}, unit),
+      )));
+    }
+    case 'relay_open':
+    case 'relay_close': {
+      const open = relayOpen(r);
+      if (open === null) break;
+      return box(
+        h('span', { class: `relay ${open ? 'open' : 'closed'}`, 'data-testid': 'cmd-relay-state', 'data-relay': open ? 'open' : 'closed' },
+          open ? 'Relay open' : 'Relay closed'),
+        h('span', { class: 'muted small' }, `status word 3: 0x${r.status3.toString(16).padStart(4, '0')}`),
+      );
+    }
+    case 'time_sync': {
+      if (typeof r.drift_ms !== 'number') break;
+      const s = fmt(r.drift_ms, 1e3, 1);
+      return box(h('span', {}, 'Clock drift before sync ', h('span', { class: 'num', 'data-testid': 'cmd-drift' }, r.drift_ms > 0 ? `+${s}` : s), ' ', h('small', {}, 's')));
+    }
+    default:
+      break;
+  }
+  return box(h('span', { class: 'muted small' }, Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')));
+}
+
+// describeCommand is the sentence the live region announces when a command changes state.
+function describeCommand(c) {
+  let s = `${actionLabel(c)}: ${(STATE_LABELS[c.state] || c.state).toLowerCase()}`;
+  if (c.reason) s += ` (${c.reason})`;
+  const open = c.action === 'relay_open' || c.action === 'relay_close' ? relayOpen(c.result) : null;
+  if (open !== null) s += open ? ', relay open' : ', relay closed';
+  return `${s}.`;
+}
+
+function commandRow(c) {
+  const issued = new Date(c.issued);
+  const when = Number.isFinite(issued.getTime())
+    ? h('time', { datetime: c.issued, title: c.issued }, fmtClock(issued))
+    : h('span', {}, '—');
+  let reason = c.reason;
+  if (!reason && c.state === 'expired') reason = 'not run before it expired';
+  return h(
+    'li',
+    { class: 'cmd-row', 'data-testid': 'cmd-row', 'data-command-id': c.id, 'data-action': c.action, 'data-state': c.state },
+    h(
+      'div',
+      { class: 'cmd-head' },
+      h('span', { class: 'cmd-action' }, actionLabel(c)),
+      h('span', { class: 'pill cmd-state', 'data-tone': STATE_TONES[c.state] || 'busy', 'data-testid': 'cmd-state' }, STATE_LABELS[c.state] || c.state),
+    ),
+    h('div', { class: 'cmd-meta' }, 'Issued ', when, c.issued_by ? ` by ${c.issued_by}` : ''),
+    commandResult(c),
+    reason ? h('p', { class: 'cmd-reason', 'data-testid': 'cmd-reason' }, reason) : null,
+  );
+}
+
+// CommandsCard is the meter view's "Commands" card: buttons that send commands (for
+// operators and admins; relay commands take a second, confirming tap) and the meter's
+// recent commands, polled every second while one of them is still open. close() stops
+// the polling and drops the card's event listeners.
+class CommandsCard {
+  constructor(meterId) {
+    this.id = meterId;
+    this.closed = false;
+    this.meter = null; // the meter as GET /meters/{id} gave it; null until loaded
+    this.commands = null; // newest first, as listed by the API; null until loaded
+    this.shown = ''; // JSON of the rendered list, to skip needless re-renders
+    this.states = new Map(); // command id → state last seen, to announce changes
+    this.seq = 0; // ignores list answers that arrive after a newer request or a send
+    this.timer = null;
+    this.sending = false;
+    this.confirming = null; // the COMMANDS entry waiting for its second tap
+    this.error = null; // the banner text this card put up
+    this.events = new AbortController();
+  }
+
+  open() {
+    $('commands-card').hidden = false;
+    $('cmd-actions').hidden = true;
+    $('cmd-actions').replaceChildren();
+    $('cmd-hint').hidden = true;
+    $('cmd-confirm').hidden = true;
+    $('cmd-live').textContent = '';
+    $('cmd-list').replaceChildren();
+    const empty = $('cmd-empty');
+    empty.textContent = 'Loading commands…';
+    empty.hidden = false;
+    const opt = { signal: this.events.signal };
+    $('cmd-actions').addEventListener('click', (ev) => this.onAction(ev), opt);
+    $('cmd-confirm-yes').addEventListener('click', () => this.onConfirm(), opt);
+    $('cmd-confirm-no').addEventListener('click', () => this.cancelConfirm(true), opt);
+    $('cmd-confirm').addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') this.cancelConfirm(true);
+    }, opt);
+    this.load();
+  }
+
+  close() {
+    this.closed = true;
+    this.seq++;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.events.abort();
+    this.confirming = null;
+    $('cmd-confirm').hidden = true;
+  }
+
+  // hide hides the whole card: the meter is not known to the head-end.
+  hide() {
+    this.close();
+    $('commands-card').hidden = true;
+  }
+
+  // setMeter shows the buttons this user may use on this meter: none for a viewer, and
+  // only Read now on a Modbus meter.
+  setMeter(m) {
+    if (this.closed) return;
+    this.meter = m;
+    const box = $('cmd-actions');
+    const hint = $('cmd-hint');
+    const role = state.user ? state.user.role : '';
+    if (!roleAllows(role, 'operator')) {
+      box.hidden = true;
+      box.replaceChildren();
+      hint.textContent = `Sending commands needs the operator role (you are ${role || 'signed in without a role'}).`;
+      hint.hidden = false;
+      return;
+    }
+    const modbus = m.protocol === 'modbus';
+    hint.textContent = modbus ? 'Modbus meters take Read now only.' : '';
+    hint.hidden = !modbus;
+    box.replaceChildren(...COMMANDS.filter((c) => c.modbus || !modbus).map((c) => h(
+      'button',
+      {
+        type: 'button',
+        class: c.danger ? 'btn btn-danger-ghost' : 'btn btn-ghost',
+        'data-action': c.action,
+        'data-testid': c.testid,
+        'aria-controls': c.confirm ? 'cmd-confirm' : null,
+        'aria-expanded': c.confirm ? 'false' : null,
+      },
+      c.label,
+    )));
+    box.hidden = false;
+    this.updateButtons();
+  }
+
+  // updateButtons marks the buttons unusable while a command is being sent, and a
+  // button whose action is still open on this meter (no second relay trip by a double
+  // tap). aria-disabled, not disabled: a focused button keeps its focus.
+  updateButtons() {
+    const open = new Set((this.commands || []).filter(isOpenCommand).map((c) => c.action));
+    for (const b of $('cmd-actions').querySelectorAll('button[data-action]')) {
+      const busy = open.has(b.dataset.action);
+      if (this.sending || busy) b.setAttribute('aria-disabled', 'true');
+      else b.removeAttribute('aria-disabled');
+      b.title = busy ? `${ACTION_LABELS[b.dataset.action]} is still in progress` : '';
+      if (b.dataset.action === (this.confirming && this.confirming.action)) b.setAttribute('aria-expanded', 'true');
+      else if (b.hasAttribute('aria-expanded')) b.setAttribute('aria-expanded', 'false');
+    }
+  }
+
+  onAction(ev) {
+    const b = ev.target.closest('button[data-action]');
+    if (!b || b.getAttribute('aria-disabled') === 'true') return;
+    const c = COMMANDS.find((x) => x.action === b.dataset.action);
+    if (!c) return;
+    if (c.confirm) {
+      this.askConfirm(c);
+      return;
+    }
+    this.cancelConfirm(false);
+    this.send(c);
+  }
+
+  // askConfirm shows the second step below the buttons, away from the button tapped,
+  // so that a double tap cannot confirm; focus goes to Cancel for the same reason.
+  askConfirm(c) {
+    this.confirming = c;
+    const desc = this.meter && this.meter.description ? ` (${this.meter.description})` : '';
+    $('cmd-confirm-text').textContent = `${c.confirm.question} ${this.id}${desc}? ${c.confirm.effect}`;
+    const yes = $('cmd-confirm-yes');
+    yes.textContent = c.confirm.yes;
+    yes.className = c.danger ? 'btn btn-danger' : 'btn btn-primary';
+    const panel = $('cmd-confirm');
+    panel.dataset.action = c.action;
+    panel.hidden = false;
+    this.updateButtons();
+    $('cmd-confirm-no').focus();
+  }
+
+  cancelConfirm(restoreFocus) {
+    const c = this.confirming;
+    this.confirming = null;
+    $('cmd-confirm').hidden = true;
+    this.updateButtons();
+    if (restoreFocus && c) {
+      const b = $('cmd-actions').querySelector(`[data-action="${c.action}"]`);
+      if (b) b.focus();
+    }
+  }
+
+  onConfirm() {
+    const c = this.confirming;
+    if (!c) return;
+    this.cancelConfirm(true);
+    this.send(c);
+  }
+
+  async send(c) {
+    if (this.sending || this.closed) return;
+    this.sending = true;
+    this.updateButtons();
+    try {
+      const cmd = await api(`/meters/${encodeURIComponent(this.id)}/commands`, { method: 'POST', body: { action: c.action, ttl_s: CMD_TTL_S } });
+      if (this.closed) return;
+      this.seq++; // a list requested before the send must not hide the new command
+      this.states.set(cmd.id, cmd.state);
+      this.show([cmd, ...(this.commands || []).filter((x) => x.id !== cmd.id)].slice(0, CMD_LIMIT));
+      this.announce(`${c.label} sent: ${(STATE_LABELS[cmd.state] || cmd.state).toLowerCase()}.`);
+      this.schedule(CMD_POLL_MS);
+    } catch (e) {
+      if (this.closed) return;
+      this.announce(`${c.label} was not sent: ${e.message}`);
+      handleError(e, `${c.label} on ${this.id}`);
+    } finally {
+      this.sending = false;
+      if (!this.closed) this.updateButtons();
+    }
+  }
+
+  // load fetches the meter's recent commands, and polls again while one is open.
+  async load() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const seq = ++this.seq;
+    const q = new URLSearchParams({ meter: this.id, limit: String(CMD_LIMIT) });
+    try {
+      const r = await api(`/commands?${q}`);
+      if (this.closed || seq !== this.seq) return;
+      const list = (r && r.commands) || [];
+      const changed = [];
+      for (const c of list) {
+        const before = this.states.get(c.id);
+        if (before !== undefined && before !== c.state) changed.push(describeCommand(c));
+        this.states.set(c.id, c.state);
+      }
+      this.show(list);
+      if (changed.length) this.announce(changed.join(' '));
+      if (this.error !== null && $('banner').textContent === this.error) clearBanner();
+      this.error = null;
+      if (list.some(isOpenCommand)) this.schedule(CMD_POLL_MS);
+    } catch (e) {
+      if (this.closed || seq !== this.seq) return;
+      if (e.status === 400) return; // a malformed meter id: the meter view says so
+      handleError(e, 'Commands');
+      if (this.closed) return; // a 401 closed the view
+      this.error = $('banner').textContent;
+      if (this.commands === null) $('cmd-empty').textContent = 'The commands could not be loaded; retrying.';
+      if (this.commands === null || this.commands.some(isOpenCommand)) this.schedule(CMD_RETRY_MS);
+    }
+  }
+
+  // schedule loads the list again after ms; while the page is hidden it waits.
+  schedule(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.closed) return;
+      if (document.hidden) this.schedule(ms);
+      else this.load();
+    }, ms);
+  }
+
+  show(list) {
+    this.commands = list;
+    const sig = JSON.stringify(list);
+    if (sig !== this.shown) {
+      this.shown = sig;
+      $('cmd-list').replaceChildren(...list.map(commandRow));
+      const empty = $('cmd-empty');
+      empty.textContent = 'No commands sent to this meter yet.';
+      empty.hidden = list.length > 0;
+    }
+    this.updateButtons();
+  }
+
+  announce(message) {
+    $('cmd-live').textContent = message;
+  }
 }
 
 // ---------------------------------------------------------------------------
