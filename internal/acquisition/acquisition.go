@@ -1,6 +1,7 @@
 // Package acquisition is the terminal's polling scheduler: per bus one goroutine reads the
 // bus's meters strictly one after another (a bus is half-duplex), once per polling slot,
-// and makes every reading durable in the journal before anything else sees it.
+// and makes every reading durable in the journal before anything else sees it. A remote
+// bus's goroutine ends after its cycle and a timer starts the next one's (park.go).
 //
 // A slot is the interval-aligned instant the reading is keyed by (meterdata.Key.Time). A
 // reading already journaled for a slot is not read again, so a terminal restarted within a
@@ -59,6 +60,9 @@ type Bus struct {
 	Remote bool
 }
 
+// DefaultRemoteConcurrency is Options.RemoteConcurrency when left zero.
+const DefaultRemoteConcurrency = 64
+
 // Options configure the scheduler.
 type Options struct {
 	Interval time.Duration // polling slot length for instant values
@@ -71,7 +75,8 @@ type Options struct {
 	// FirstFrozen is how many freezes back to read for a meter with none journaled yet.
 	// Default 1 (just the latest).
 	FirstFrozen int
-	// RemoteConcurrency bounds the cycles of Remote buses running at once; default 64.
+	// RemoteConcurrency bounds the cycles of Remote buses running at once; default
+	// DefaultRemoteConcurrency.
 	RemoteConcurrency int
 	// Memory configures the settlement, load-profile and status passes (settlement.go,
 	// loadprofile.go, status.go); the zero value disables them.
@@ -114,6 +119,10 @@ type Scheduler struct {
 	running  chan struct{}
 	started  atomic.Bool
 
+	loops  map[string]*busLoop // by bus name
+	wg     sync.WaitGroup      // the buses' goroutines
+	parked parking
+
 	reads, failures, overruns, cycles atomic.Uint64
 	counterFaults, powerDownEvents    atomic.Uint64
 	frozen, frozenGaps                atomic.Uint64
@@ -136,7 +145,7 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 		opt.FirstFrozen = 1
 	}
 	if opt.RemoteConcurrency <= 0 {
-		opt.RemoteConcurrency = 64
+		opt.RemoteConcurrency = DefaultRemoteConcurrency
 	}
 	mo, err := opt.Memory.normalize()
 	if err != nil {
@@ -145,7 +154,8 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 	opt.Memory = mo
 	s := &Scheduler{buses: buses, j: j, opt: opt, log: opt.Logger.With("component", "acquisition"), meters: map[meterdata.MeterID]*MeterState{},
 		remote: make(chan struct{}, opt.RemoteConcurrency),
-		jobs:   map[string]chan job{}, meterBus: map[meterdata.MeterID]string{}, running: make(chan struct{})}
+		jobs:   map[string]chan job{}, meterBus: map[meterdata.MeterID]string{}, running: make(chan struct{}),
+		loops: map[string]*busLoop{}}
 	for _, b := range buses {
 		if b.Reader == nil {
 			return nil, fmt.Errorf("acquisition: bus %s: no reader", b.Name)
@@ -154,6 +164,7 @@ func New(buses []Bus, j Journal, opt Options) (*Scheduler, error) {
 			return nil, fmt.Errorf("acquisition: bus %s configured twice", b.Name)
 		}
 		s.jobs[b.Name] = make(chan job)
+		s.loops[b.Name] = &busLoop{b: b}
 		for _, m := range b.Meters {
 			if _, dup := s.meters[m.ID]; dup {
 				return nil, fmt.Errorf("acquisition: meter %s configured twice", m.ID)
@@ -171,60 +182,78 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return errors.New("acquisition: scheduler already ran")
 	}
 	defer close(s.running)
-	var wg sync.WaitGroup
-	for _, b := range s.buses {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.runBus(ctx, b)
-		}()
-	}
-	wg.Wait()
+	s.startAll(ctx)
+	<-ctx.Done()
+	s.stopAll()
+	s.wg.Wait()
 	return nil
 }
 
-func (s *Scheduler) runBus(ctx context.Context, b Bus) {
-	var lastFrozen time.Time
-	fr, hasFrozen := b.Reader.(FrozenReader)
-	// Before the first cycle: the load-profile backfill starts from each meter's newest
-	// instant slot journaled before it.
-	mem := s.newMemoryRun(ctx, b, s.opt.Memory, &s.memoryCounters)
+// runBus runs the bus's cycles until ctx ends or, for a Remote bus, until it parks between
+// two cycles. held: the goroutine starts with the bus's turn (a Remote bus woken by its
+// timer); otherwise it first waits for l.next (zero at the start), running commands.
+func (s *Scheduler) runBus(ctx context.Context, l *busLoop, held bool) {
+	if !held && time.Now().Before(l.next) && !s.idle(ctx, l.b, l.next) {
+		return
+	}
 	for {
-		if b.Remote && !s.turn(ctx, b) {
+		next, ok := s.busCycle(ctx, l, held)
+		held = false
+		if !ok {
 			return
 		}
-		// The slot is the one the cycle actually starts in (after any wait for its turn).
-		slot := time.Now().Truncate(s.opt.Interval)
-		start := time.Now()
-		s.cycle(ctx, b, slot)
-		if ctx.Err() == nil && hasFrozen && s.opt.FrozenInterval > 0 && (lastFrozen.IsZero() || time.Since(lastFrozen) >= s.opt.FrozenInterval) {
-			lastFrozen = time.Now()
-			s.frozenPass(ctx, b, fr)
-		}
-		if ctx.Err() == nil {
-			s.memoryPasses(ctx, b, slot, mem)
-		}
-		if b.Remote {
-			<-s.remote
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		d := time.Since(start)
-		s.cycles.Add(1)
-		s.lastCycle.Store(int64(d))
-		if d > s.opt.Interval {
-			s.overruns.Add(1)
-			s.log.Warn("acquisition overrun: the cycle did not fit its interval", "bus", b.Name, "cycle", d, "interval", s.opt.Interval)
-		}
-		next := slot.Add(s.opt.Interval)
 		if !time.Now().Before(next) {
 			continue // the next slot has begun already (a long or a late-started cycle): start it at once
 		}
-		if !s.idle(ctx, b, next) {
+		if l.b.Remote && s.park(ctx, l, next) {
+			return
+		}
+		if !s.idle(ctx, l.b, next) {
 			return
 		}
 	}
+}
+
+// busCycle reads the bus's meters once and runs its passes, for a Remote bus in its turn
+// (held: it has it already). It returns the slot the next cycle is for, false when ctx
+// ended.
+func (s *Scheduler) busCycle(ctx context.Context, l *busLoop, held bool) (time.Time, bool) {
+	b := l.b
+	if b.Remote && !held && !s.turn(ctx, b) {
+		return time.Time{}, false
+	}
+	if !l.prepared {
+		l.prepared = true
+		l.fr, _ = b.Reader.(FrozenReader)
+		// Before the first cycle: the load-profile backfill starts from each meter's
+		// newest instant slot journaled before it.
+		l.mem = s.newMemoryRun(ctx, b, s.opt.Memory, &s.memoryCounters)
+	}
+	// The slot is the one the cycle actually starts in (after any wait for its turn).
+	slot := time.Now().Truncate(s.opt.Interval)
+	start := time.Now()
+	s.cycle(ctx, b, slot)
+	if ctx.Err() == nil && l.fr != nil && s.opt.FrozenInterval > 0 && (l.lastFrozen.IsZero() || time.Since(l.lastFrozen) >= s.opt.FrozenInterval) {
+		l.lastFrozen = time.Now()
+		s.frozenPass(ctx, b, l.fr)
+	}
+	if ctx.Err() == nil {
+		s.memoryPasses(ctx, b, slot, l.mem)
+	}
+	if b.Remote {
+		s.release()
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, false
+	}
+	d := time.Since(start)
+	s.cycles.Add(1)
+	s.lastCycle.Store(int64(d))
+	if d > s.opt.Interval {
+		s.overruns.Add(1)
+		s.log.Warn("acquisition overrun: the cycle did not fit its interval", "bus", b.Name, "cycle", d, "interval", s.opt.Interval)
+	}
+	return slot.Add(s.opt.Interval), true
 }
 
 // idle waits until next, running the bus's commands meanwhile; false when ctx ended.
@@ -295,6 +324,7 @@ func (s *Scheduler) Exec(ctx context.Context, meter meterdata.MeterID, fn func(c
 		return ErrNotPolled
 	}
 	j := job{fn: fn, done: make(chan error, 1)}
+	defer s.handing(s.loops[name])()
 	select {
 	case s.jobs[name] <- j:
 	case <-ctx.Done():

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,4 +374,75 @@ func TestRemoteBusesAreBounded(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRemoteBusesParkBetweenCycles checks that Remote buses hold no goroutine between
+// their cycles nor while they wait for a turn (a thousand TCP meters' stacks would
+// dominate a terminal's memory), that a command for a waiting bus still runs at once,
+// and that every slot is read once.
+func TestRemoteBusesParkBetweenCycles(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		j := openJournal(t, dir)
+		defer j.Close()
+		var now, peak atomic.Int32
+		var buses []Bus
+		for i := range 20 {
+			name := fmt.Sprintf("tcp%d", i)
+			buses = append(buses, Bus{Name: name, Remote: true, Reader: countingReader{&now, &peak}, Meters: meters(t, name, "000000000001")})
+		}
+		s, err := New(buses, j, Options{Interval: time.Minute, RemoteConcurrency: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(time.Now().Truncate(time.Minute).Add(time.Minute))) // a slot boundary
+		first := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+
+		// 20 buses, 2 at a time, 1 s a read: the cycle takes 10 s.
+		time.Sleep(4500 * time.Millisecond)
+		synctest.Wait()
+		if n := busGoroutines(); n != 2 {
+			t.Errorf("mid-cycle: %d bus goroutines, want the 2 buses reading", n)
+		}
+		start := time.Now()
+		err = s.Exec(context.Background(), buses[19].Meters[0].ID, func(ctx context.Context, _ MeterReader) error {
+			time.Sleep(200 * time.Millisecond)
+			return nil
+		})
+		if waited := time.Since(start); err != nil || waited != 200*time.Millisecond {
+			t.Fatalf("command for a bus waiting for its turn: %v after %s, want nil after its own 200ms", err, waited)
+		}
+
+		time.Sleep(first.Add(45 * time.Second).Sub(time.Now())) // the cycle is over
+		synctest.Wait()
+		if n := busGoroutines(); n != 0 {
+			t.Errorf("between cycles: %d bus goroutines, want none", n)
+		}
+		time.Sleep(first.Add(2*time.Minute + 30*time.Second).Sub(time.Now()))
+		cancel()
+		<-done
+		if got := peak.Load(); got != 2 {
+			t.Errorf("%d remote buses read at once, want the bound 2", got)
+		}
+		for _, b := range buses {
+			got := journaled(t, j, b.Meters[0].ID)
+			if len(got) != 3 {
+				t.Fatalf("bus %s: readings at %v, want one in each of the 3 slots", b.Name, got)
+			}
+			for i, ts := range got {
+				if want := first.Add(time.Duration(i) * time.Minute); !ts.Equal(want) {
+					t.Errorf("bus %s reading %d at %s, want slot %s", b.Name, i, ts, want)
+				}
+			}
+		}
+	})
+}
+
+// busGoroutines counts the goroutines running a bus (runBus on their stack).
+func busGoroutines() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "acquisition.(*Scheduler).runBus(")
 }

@@ -3,6 +3,7 @@ package acquisition
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -33,12 +34,18 @@ func (e *exclusiveReader) ReadInstant(ctx context.Context, addr string) (map[str
 // meter's read of a cycle in progress, at once while the bus is idle, never alongside a
 // read, and that Exec refuses meters it does not poll and a stopped scheduler.
 func TestExecPreemptsPolls(t *testing.T) {
+	for _, remote := range []bool{false, true} { // a Remote bus parks between its cycles
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) { testExecPreemptsPolls(t, remote) })
+	}
+}
+
+func testExecPreemptsPolls(t *testing.T, remote bool) {
 	synctest.Test(t, func(t *testing.T) {
 		j := openJournal(t, t.TempDir())
 		defer j.Close()
 		r := &exclusiveReader{busReader: busReader{delay: time.Second}, t: t}
 		ms := meters(t, "bus1", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
-		s, err := New([]Bus{{Name: "bus1", Reader: r, Meters: ms}}, j, Options{Interval: time.Minute})
+		s, err := New([]Bus{{Name: "bus1", Reader: r, Meters: ms, Remote: remote}}, j, Options{Interval: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -94,7 +94,7 @@ type memoryRun struct {
 	lastStatus     time.Time // status slot of the last status pass
 
 	// profileDone holds per meter the newest slot up to which every instant slot is
-	// journaled, recovered or counted lost.
+	// journaled, recovered or counted lost. Both maps are nil while profiles is.
 	profileDone map[meterdata.MeterID]time.Time
 	// profileSaved is what the journal keeps of profileDone (written after each pass).
 	profileSaved map[meterdata.MeterID]time.Time
@@ -106,7 +106,7 @@ type memoryRun struct {
 // that the first cycles do not read are the outage to recover. A meter with none starts
 // from the current slot.
 func (s *Scheduler) newMemoryRun(ctx context.Context, b Bus, opt MemoryOptions, c *memoryCounters) *memoryRun {
-	r := &memoryRun{c: c, profileDone: map[meterdata.MeterID]time.Time{}, profileSaved: map[meterdata.MeterID]time.Time{}}
+	r := &memoryRun{c: c}
 	var err error
 	if r.opt, err = opt.normalize(); err != nil {
 		s.log.Error("settlement, load profile and status passes off", "bus", b.Name, "err", err)
@@ -126,6 +126,8 @@ func (s *Scheduler) newMemoryRun(ctx context.Context, b Bus, opt MemoryOptions, 
 			}
 		} else {
 			r.profiles = lr
+			r.profileDone = make(map[meterdata.MeterID]time.Time, len(b.Meters))
+			r.profileSaved = make(map[meterdata.MeterID]time.Time, len(b.Meters))
 			start := time.Now().Truncate(s.opt.Interval).Add(-s.opt.Interval)
 			for _, m := range b.Meters {
 				last, have, err := s.j.LastTime(ctx, m.ID, meterdata.KindInstant)

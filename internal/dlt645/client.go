@@ -67,10 +67,25 @@ type Client struct {
 
 	dlMu sync.Mutex // orders deadline changes between a request and its ctx watcher
 
+	// While a request holds sem: its buffers, from bufferPool.
+	bufs  *buffers
 	rbuf  []byte // received bytes not yet decoded
 	wbuf  []byte // encoded request
 	dirty bool   // the line may hold stale bytes: drain before the next request
 }
+
+// buffers are a client's receive and send buffers. A client holds them only while a
+// request runs (nothing is kept between requests: drain empties rbuf first): a terminal
+// with a thousand single-meter TCP buses has a thousand clients but only tcp_concurrency
+// of them busy at once.
+type buffers struct {
+	r [2 * MaxFrameLen]byte
+	w [PreambleLen + MaxFrameLen]byte
+}
+
+// bufferPool holds the buffers of idle clients. A cache, not state: what it holds is
+// overwritten before it is read.
+var bufferPool = sync.Pool{New: func() any { return new(buffers) }}
 
 // NewClient returns a client talking over rw. The client does not own rw until Close.
 func NewClient(rw Transport, opts Options) *Client {
@@ -87,8 +102,6 @@ func NewClient(rw Transport, opts Options) *Client {
 		rw:    rw,
 		opts:  opts,
 		sem:   make(chan struct{}, 1),
-		rbuf:  make([]byte, 0, 2*MaxFrameLen),
-		wbuf:  make([]byte, 0, PreambleLen+MaxFrameLen),
 		dirty: true,
 	}
 }
@@ -273,16 +286,25 @@ func (c *Client) readWith(ctx context.Context, addr Address, di DI, params []byt
 	return value, nil
 }
 
+// acquire takes the client's turn and the buffers for a request.
 func (c *Client) acquire(ctx context.Context) error {
 	select {
 	case c.sem <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	c.bufs = bufferPool.Get().(*buffers)
+	c.rbuf, c.wbuf = c.bufs.r[:0], c.bufs.w[:0]
+	return nil
 }
 
-func (c *Client) release() { <-c.sem }
+// release gives the buffers back and ends the client's turn. Replies have been copied
+// out of rbuf by then (Decode copies a frame's data).
+func (c *Client) release() {
+	bufferPool.Put(c.bufs)
+	c.bufs, c.rbuf, c.wbuf = nil, nil, nil
+	<-c.sem
+}
 
 // exchange sends req and waits for the first reply accept takes, retrying on timeouts
 // and corrupt replies as Options say. The caller holds the semaphore.

@@ -273,6 +273,7 @@ func (c *Config) Validate() error {
 		return errors.New("buses: none configured")
 	}
 	buses := map[string]bool{}
+	zones := map[string]*time.Location{}
 	for i, b := range c.Buses {
 		if err := meterdata.ValidateBusName(b.Name); err != nil {
 			return fmt.Errorf("buses[%d].name: %w", i, err)
@@ -311,7 +312,7 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("buses[%d]: %w", i, err)
 			}
 		}
-		if _, err := b.location(); err != nil {
+		if _, err := b.location(zones); err != nil {
 			return fmt.Errorf("buses[%d] %s: %w", i, b.Name, err)
 		}
 		if b.ResponseTimeout < 0 || b.Retries < 0 || b.Retries > 5 {
@@ -424,15 +425,22 @@ func (b BusConfig) modbusMap() (modbusmap.Map, error) {
 	return m, nil
 }
 
-// location returns the meters' time zone.
-func (b BusConfig) location() (*time.Location, error) {
+// location returns the meters' time zone. zones, unless nil, keeps the zones loaded by
+// name: a thousand buses then share one copy of the zone's rules (about 1 KB each).
+func (b BusConfig) location(zones map[string]*time.Location) (*time.Location, error) {
 	name := b.MeterTimezone
 	if name == "" {
 		name = "Asia/Shanghai"
 	}
+	if loc, ok := zones[name]; ok {
+		return loc, nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("meter_timezone %q: %w", name, err)
+	}
+	if zones != nil {
+		zones[name] = loc
 	}
 	return loc, nil
 }

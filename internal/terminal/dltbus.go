@@ -37,8 +37,9 @@ type dltBus struct {
 	client *dlt645.Client
 }
 
-func newDLTBus(cfg BusConfig) (*dltBus, error) {
-	loc, err := cfg.location()
+// newDLTBus prepares the bus; zones (may be nil) shares the meters' time zones between buses.
+func newDLTBus(cfg BusConfig, zones map[string]*time.Location) (*dltBus, error) {
+	loc, err := cfg.location(zones)
 	if err != nil {
 		return nil, err
 	}

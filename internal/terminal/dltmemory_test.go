@@ -35,7 +35,7 @@ func TestDLTBusReadsMeterMemory(t *testing.T) {
 	served := make(chan struct{})
 	go func() { sim.ServeDLT645(ctx, ln); close(served) }()
 	defer func() { cancel(); <-served }()
-	b, err := newDLTBus(BusConfig{Name: "bus1", DLT645TCP: ln.Addr().String(), ResponseTimeout: config.Duration(500 * time.Millisecond)})
+	b, err := newDLTBus(BusConfig{Name: "bus1", DLT645TCP: ln.Addr().String(), ResponseTimeout: config.Duration(500 * time.Millisecond)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

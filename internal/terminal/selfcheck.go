@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"gridmeter/internal/acquisition"
 	"gridmeter/internal/journal"
 	"gridmeter/internal/message"
 )
@@ -69,15 +70,34 @@ type prober interface {
 }
 
 // selfCheck probes every bus (in parallel) and its meters (in turn: a bus is half-duplex).
+// TCP buses are probed tcp_concurrency at a time, as they are polled: a thousand
+// single-meter buses would otherwise all dial at once, each on a goroutine of its own.
 func (t *Terminal) selfCheck(ctx context.Context) []message.Check {
 	checks := []message.Check{t.journalCheck, checkClock(ctx, t.journal, time.Now())}
 	perBus := make([][]message.Check, len(t.cfg.Buses))
 	var wg sync.WaitGroup
 	meters := t.cfg.Meters()
+	n := t.currentPlan().acq.TCPConcurrency
+	if n <= 0 {
+		n = acquisition.DefaultRemoteConcurrency
+	}
+	tcp := make(chan struct{}, n)
 	for i, b := range t.cfg.Buses {
+		remote := b.DLT645Serial == nil
+		if remote {
+			select {
+			case tcp <- struct{}{}:
+			case <-ctx.Done():
+				wg.Wait()
+				return nil
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if remote {
+				defer func() { <-tcp }()
+			}
 			p, ok := t.buses[i].(prober)
 			if !ok {
 				return

@@ -83,12 +83,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Terminal, error) {
 	t := &Terminal{cfg: cfg, log: log, journal: j, journalCheck: jc,
 		replan: make(chan struct{}, 1), planIn: make(chan []byte, 1), cmdIn: make(chan []byte, commandQueue),
 		cmdWake: make(chan struct{}, 1), eventAcks: make(chan uint64, 16), eventWake: make(chan struct{}, 1)}
+	zones := map[string]*time.Location{}
 	for _, b := range cfg.Buses {
 		var rd bus
 		if b.ModbusTCP != "" {
 			rd, err = newModbusBus(b)
 		} else {
-			rd, err = newDLTBus(b)
+			rd, err = newDLTBus(b, zones)
 		}
 		if err != nil {
 			j.Close()
