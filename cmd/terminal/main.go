@@ -24,8 +24,8 @@ func main() {
 	flag.Parse()
 	// Small concentrators: keep the heap near its live size. With 255 meters on one bus plus
 	// 1,000 TCP meters the runtime needs about 13 MiB besides garbage (heap 4.5, runtime
-	// metadata, stacks); 16 MiB keeps the process at 28 MB resident for about 15% more GC
-	// work than no limit (33 MB); 14 MiB makes the collector run flat out (docs/terminal.md,
+	// metadata, stacks); 16 MiB keeps the process at 28 MB resident for a little more GC
+	// work than no limit (32-33 MB); at 14 MiB the collector hardly stops (docs/terminal.md,
 	// Footprint). GOMEMLIMIT in the environment overrides it.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(16 << 20)

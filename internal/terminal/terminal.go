@@ -1,7 +1,8 @@
-// Package terminal wires the edge agent together: the journal, one acquisition goroutine per
-// bus, and the two independent goroutine groups of the seed — the uplink (read journal →
-// publish) and the MQTT client that receives acks (and, later, commands). A blocked uplink
-// never stops acquisition: readings keep going into the journal.
+// Package terminal wires the edge agent together: the journal, the acquisition scheduler (a
+// goroutine per bus while it polls), and the two independent goroutine groups of the seed —
+// the uplink (read journal → publish, acks) and the down-link (commands, acquisition plans,
+// event upload). A blocked uplink never stops acquisition: readings keep going into the
+// journal.
 //
 // This package and its imports must never pull in head-end code (broker, storage backends,
 // API, web app); a test over `go list -deps ./cmd/terminal` enforces it.
